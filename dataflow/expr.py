@@ -1,0 +1,662 @@
+"""Expressions: immutable pydantic nodes, and the user-facing builder around them.
+
+The nodes (``ColumnRef``, ``Literal``, ``Call``, ``Case``, ``Cast``, ``InList``, ``AggCall``,
+``WindowCall``) are what plans hold and what serializes to JSON. ``Expr`` is the
+builder a user writes with (``col("a") + 1 > lit(3)``); it wraps a node and keeps
+an optional output name. Nodes compare by value, so ``==`` on them is structural;
+``==`` on an ``Expr`` builds a comparison, as in every DataFrame library.
+
+Evaluation over Arrow lives in :mod:`dataflow.compute`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal as _decimal
+from typing import Annotated, Any, Literal as _L, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The scalar functions that ``Call.fn`` may name; ``dataflow.compute`` implements each.
+SCALAR_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        # arithmetic
+        "add", "subtract", "multiply", "divide", "modulo", "negate", "abs", "round",
+        # comparison
+        "eq", "ne", "lt", "le", "gt", "ge", "between",
+        # boolean (SQL three-valued logic)
+        "and", "or", "not",
+        # nulls
+        "is_null", "is_not_null", "coalesce", "nullif",
+        # strings
+        "like", "ilike", "substring", "upper", "lower", "length", "concat",
+        "starts_with", "ends_with", "contains", "trim", "ltrim", "rtrim", "replace",
+        # dates: extract, and date +/- interval
+        "year", "month", "day", "quarter", "add_days", "add_months",
+    }
+)
+
+AGGREGATE_FUNCTIONS: frozenset[str] = frozenset({"count", "count_star", "sum", "avg", "min", "max"})
+
+JSONScalar = Union[bool, int, float, str, None]
+
+
+class Node(BaseModel):
+    """Base of every expression node: frozen, compared and hashed by value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def children(self) -> tuple[ExprNode, ...]:
+        return ()
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        assert not children
+        return self  # type: ignore[return-value]
+
+
+class ColumnRef(Node):
+    """A reference to a column of the input by name."""
+
+    kind: _L["column"] = "column"
+    name: str
+
+
+class Literal(Node):
+    """A constant. ``value`` holds a JSON scalar: dates as ISO strings and decimals as
+    strings, so plans round-trip through JSON; ``type`` is an Arrow type name."""
+
+    kind: _L["literal"] = "literal"
+    value: JSONScalar
+    type: str
+
+    def py_value(self) -> Any:
+        """The value as the Python object pyarrow expects for ``type``."""
+        if self.value is None:
+            return None
+        if self.type.startswith("date32"):
+            return _dt.date.fromisoformat(str(self.value))
+        if self.type.startswith("decimal"):
+            return _decimal.Decimal(str(self.value))
+        if self.type.startswith("timestamp"):
+            return _dt.datetime.fromisoformat(str(self.value))
+        return self.value
+
+
+class Call(Node):
+    """A scalar function call; ``fn`` is one of :data:`SCALAR_FUNCTIONS` or ``udf:<name>``."""
+
+    kind: _L["call"] = "call"
+    fn: str
+    args: tuple[ExprNode, ...] = ()
+
+    def children(self) -> tuple[ExprNode, ...]:
+        return self.args
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        return self.model_copy(update={"args": tuple(children)})
+
+
+class Case(Node):
+    """``CASE WHEN c1 THEN v1 ... ELSE e END``; a missing ELSE gives NULL."""
+
+    kind: _L["case"] = "case"
+    whens: tuple[tuple[ExprNode, ExprNode], ...]
+    otherwise: ExprNode | None = None
+
+    def children(self) -> tuple[ExprNode, ...]:
+        flat: list[ExprNode] = [x for pair in self.whens for x in pair]
+        if self.otherwise is not None:
+            flat.append(self.otherwise)
+        return tuple(flat)
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        n = len(self.whens)
+        whens = tuple((children[2 * i], children[2 * i + 1]) for i in range(n))
+        otherwise = children[2 * n] if self.otherwise is not None else None
+        return self.model_copy(update={"whens": whens, "otherwise": otherwise})
+
+
+class Cast(Node):
+    """``CAST(expr AS to)``; ``to`` is an Arrow type name."""
+
+    kind: _L["cast"] = "cast"
+    expr: ExprNode
+    to: str
+
+    def children(self) -> tuple[ExprNode, ...]:
+        return (self.expr,)
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        return self.model_copy(update={"expr": children[0]})
+
+
+class InList(Node):
+    """``expr [NOT] IN (v1, v2, ...)`` with SQL's NULL rules."""
+
+    kind: _L["in_list"] = "in_list"
+    expr: ExprNode
+    values: tuple[ExprNode, ...]
+    negated: bool = False
+
+    def children(self) -> tuple[ExprNode, ...]:
+        return (self.expr, *self.values)
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        return self.model_copy(update={"expr": children[0], "values": tuple(children[1:])})
+
+
+class AggCall(Node):
+    """An aggregate: ``count``, ``count_star``, ``sum``, ``avg``, ``min`` or ``max``,
+    optionally over distinct values. Only valid inside an aggregation."""
+
+    kind: _L["agg"] = "agg"
+    fn: str
+    arg: ExprNode | None = None
+    distinct: bool = False
+
+    def children(self) -> tuple[ExprNode, ...]:
+        return () if self.arg is None else (self.arg,)
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        return self.model_copy(update={"arg": children[0] if children else None})
+
+
+class SortKey(BaseModel):
+    """One key of an ordering. NULLs sort last unless ``nulls_first`` (DuckDB's default)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    expr: ExprNode
+    ascending: bool = True
+    nulls_first: bool = False
+
+
+class WindowCall(Node):
+    """A window function: ``row_number``, ``rank``, ``dense_rank``, or an aggregate
+    (``sum``, ``avg``, ``min``, ``max``, ``count``, ``count_star``) ``OVER (PARTITION BY
+    ... ORDER BY ...)``. With an ORDER BY, aggregates use the SQL default frame (from the
+    partition start to the current row's last peer); without, the whole partition."""
+
+    kind: _L["window"] = "window"
+    fn: str
+    arg: ExprNode | None = None
+    partition_by: tuple[ExprNode, ...] = ()
+    order_by: tuple[SortKey, ...] = ()
+
+    def children(self) -> tuple[ExprNode, ...]:
+        arg = () if self.arg is None else (self.arg,)
+        return (*arg, *self.partition_by, *(k.expr for k in self.order_by))
+
+    def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
+        i = 0 if self.arg is None else 1
+        arg = children[0] if self.arg is not None else None
+        np_ = len(self.partition_by)
+        parts = tuple(children[i : i + np_])
+        keys = tuple(
+            k.model_copy(update={"expr": e}) for k, e in zip(self.order_by, children[i + np_ :], strict=True)
+        )
+        return self.model_copy(update={"arg": arg, "partition_by": parts, "order_by": keys})
+
+
+ExprNode = Annotated[
+    Union[ColumnRef, Literal, Call, Case, Cast, InList, AggCall, WindowCall],
+    Field(discriminator="kind"),
+]
+
+for _model in (Call, Case, Cast, InList, AggCall, SortKey, WindowCall):
+    _model.model_rebuild()
+
+
+class NamedExpr(BaseModel):
+    """An expression and the name of the column it produces."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    expr: ExprNode
+
+
+# ---------------------------------------------------------------------------------------
+# Walking and rewriting nodes
+
+
+def walk(node: ExprNode):
+    """Yield ``node`` and every node below it, parents first."""
+    yield node
+    for child in node.children():
+        yield from walk(child)
+
+
+def transform(node: ExprNode, fn) -> ExprNode:
+    """Rebuild ``node`` bottom-up, replacing each node ``n`` by ``fn(n)``."""
+    children = node.children()
+    if children:
+        node = node.with_children(tuple(transform(c, fn) for c in children))
+    return fn(node)
+
+
+def columns_used(node: ExprNode) -> set[str]:
+    """The names of all columns an expression reads."""
+    return {n.name for n in walk(node) if isinstance(n, ColumnRef)}
+
+
+def contains_aggregate(node: ExprNode) -> bool:
+    return any(isinstance(n, AggCall) for n in walk(node))
+
+
+def contains_window(node: ExprNode) -> bool:
+    return any(isinstance(n, WindowCall) for n in walk(node))
+
+
+def conjuncts(node: ExprNode | None) -> list[ExprNode]:
+    """Split a predicate on AND."""
+    if node is None:
+        return []
+    if isinstance(node, Call) and node.fn == "and":
+        return [c for a in node.args for c in conjuncts(a)]
+    return [node]
+
+
+def conjoin(preds: list[ExprNode]) -> ExprNode | None:
+    """AND a list of predicates together (``None`` for an empty list)."""
+    out: ExprNode | None = None
+    for p in preds:
+        out = p if out is None else Call(fn="and", args=(out, p))
+    return out
+
+
+_INFIX = {
+    "add": "+", "subtract": "-", "multiply": "*", "divide": "/", "modulo": "%",
+    "eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "AND", "or": "OR",
+}
+
+
+def display(node: ExprNode) -> str:
+    """A short SQL-like rendering, used for default column names and in ``explain``."""
+    if isinstance(node, ColumnRef):
+        return node.name
+    if isinstance(node, Literal):
+        if node.value is None:
+            return "NULL"
+        if isinstance(node.value, str):
+            if node.type.startswith("date"):
+                return f"DATE '{node.value}'"
+            if node.type.startswith("decimal"):
+                return node.value
+            return "'" + node.value.replace("'", "''") + "'"
+        return str(node.value)
+    if isinstance(node, Call):
+        if node.fn in _INFIX and len(node.args) == 2:
+            return f"({display(node.args[0])} {_INFIX[node.fn]} {display(node.args[1])})"
+        if node.fn == "not":
+            return f"NOT {display(node.args[0])}"
+        if node.fn in ("is_null", "is_not_null"):
+            return f"{display(node.args[0])} IS {'NOT ' if node.fn == 'is_not_null' else ''}NULL"
+        if node.fn == "between":
+            a, lo, hi = (display(x) for x in node.args)
+            return f"{a} BETWEEN {lo} AND {hi}"
+        return f"{node.fn}({', '.join(display(a) for a in node.args)})"
+    if isinstance(node, Case):
+        body = " ".join(f"WHEN {display(c)} THEN {display(v)}" for c, v in node.whens)
+        tail = f" ELSE {display(node.otherwise)}" if node.otherwise is not None else ""
+        return f"CASE {body}{tail} END"
+    if isinstance(node, Cast):
+        return f"CAST({display(node.expr)} AS {node.to})"
+    if isinstance(node, InList):
+        vals = ", ".join(display(v) for v in node.values)
+        return f"{display(node.expr)} {'NOT ' if node.negated else ''}IN ({vals})"
+    if isinstance(node, AggCall):
+        if node.fn == "count_star":
+            return "count(*)"
+        inner = "" if node.arg is None else display(node.arg)
+        return f"{node.fn}({'DISTINCT ' if node.distinct else ''}{inner})"
+    if isinstance(node, WindowCall):
+        inner = "" if node.arg is None else display(node.arg)
+        parts = []
+        if node.partition_by:
+            parts.append("PARTITION BY " + ", ".join(display(p) for p in node.partition_by))
+        if node.order_by:
+            parts.append("ORDER BY " + ", ".join(display_sort_key(k) for k in node.order_by))
+        return f"{node.fn}({inner}) OVER ({' '.join(parts)})"
+    raise TypeError(f"unknown expression node {node!r}")
+
+
+def display_sort_key(k: SortKey) -> str:
+    s = display(k.expr) + ("" if k.ascending else " DESC")
+    if k.nulls_first:
+        s += " NULLS FIRST"
+    return s
+
+
+# ---------------------------------------------------------------------------------------
+# Literals from Python values
+
+
+def literal(value: Any, type: str | None = None) -> Literal:
+    """A :class:`Literal` node from a Python value, inferring its Arrow type."""
+    if isinstance(value, Literal):
+        return value
+    if type is not None:
+        if isinstance(value, (_dt.date, _decimal.Decimal)):
+            value = str(value)
+        return Literal(value=value, type=type)
+    if value is None:
+        return Literal(value=None, type="null")
+    if isinstance(value, bool):
+        return Literal(value=value, type="bool")
+    if isinstance(value, int):
+        return Literal(value=value, type="int64")
+    if isinstance(value, float):
+        return Literal(value=value, type="double")
+    if isinstance(value, str):
+        return Literal(value=value, type="string")
+    if isinstance(value, _dt.datetime):
+        return Literal(value=value.isoformat(), type="timestamp[us]")
+    if isinstance(value, _dt.date):
+        return Literal(value=value.isoformat(), type="date32[day]")
+    if isinstance(value, _decimal.Decimal):
+        sign, digits, exp = value.as_tuple()
+        scale = max(0, -int(exp))
+        precision = max(len(digits), scale + 1)
+        return Literal(value=str(value), type=f"decimal128({precision}, {scale})")
+    raise TypeError(f"cannot make a literal of {type_name_of(value)}")
+
+
+def type_name_of(value: Any) -> str:
+    return type(value).__name__
+
+
+# ---------------------------------------------------------------------------------------
+# The builder
+
+
+class Interval:
+    """A calendar interval for date arithmetic: ``col("d") + interval(months=3)``."""
+
+    def __init__(self, days: int = 0, months: int = 0, years: int = 0) -> None:
+        self.days = days
+        self.months = months + 12 * years
+
+
+def interval(days: int = 0, months: int = 0, years: int = 0) -> Interval:
+    """An interval to add to or subtract from a date column."""
+    return Interval(days=days, months=months, years=years)
+
+
+def _node(x: Any) -> ExprNode:
+    if isinstance(x, Expr):
+        return x.node
+    if isinstance(x, Node):
+        return x  # type: ignore[return-value]
+    return literal(x)
+
+
+class Expr:
+    """A column expression in the DataFrame API.
+
+    >>> from dataflow import col
+    >>> (col("price") * (1 - col("discount"))).alias("revenue").name
+    'revenue'
+    """
+
+    __slots__ = ("node", "_name")
+
+    def __init__(self, node: ExprNode, name: str | None = None) -> None:
+        self.node = node
+        self._name = name
+
+    # naming
+    @property
+    def name(self) -> str:
+        """The output column name: the alias, or a rendering of the expression."""
+        return self._name if self._name is not None else display(self.node)
+
+    def alias(self, name: str) -> Expr:
+        return Expr(self.node, name)
+
+    def named(self) -> NamedExpr:
+        return NamedExpr(name=self.name, expr=self.node)
+
+    def __repr__(self) -> str:
+        return f"Expr({self.name})" if self._name else f"Expr({display(self.node)})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("an expression has no truth value; use & | ~ instead of and/or/not")
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _call(self, fn: str, *others: Any) -> Expr:
+        return Expr(Call(fn=fn, args=(self.node, *(_node(o) for o in others))))
+
+    # arithmetic
+    def __add__(self, o: Any) -> Expr:
+        if isinstance(o, Interval):
+            return self._add_interval(o, 1)
+        return self._call("add", o)
+
+    def __radd__(self, o: Any) -> Expr:
+        return Expr(Call(fn="add", args=(_node(o), self.node)))
+
+    def __sub__(self, o: Any) -> Expr:
+        if isinstance(o, Interval):
+            return self._add_interval(o, -1)
+        return self._call("subtract", o)
+
+    def __rsub__(self, o: Any) -> Expr:
+        return Expr(Call(fn="subtract", args=(_node(o), self.node)))
+
+    def __mul__(self, o: Any) -> Expr:
+        return self._call("multiply", o)
+
+    def __rmul__(self, o: Any) -> Expr:
+        return Expr(Call(fn="multiply", args=(_node(o), self.node)))
+
+    def __truediv__(self, o: Any) -> Expr:
+        return self._call("divide", o)
+
+    def __rtruediv__(self, o: Any) -> Expr:
+        return Expr(Call(fn="divide", args=(_node(o), self.node)))
+
+    def __mod__(self, o: Any) -> Expr:
+        return self._call("modulo", o)
+
+    def __neg__(self) -> Expr:
+        return self._call("negate")
+
+    def _add_interval(self, iv: Interval, sign: int) -> Expr:
+        node = self.node
+        if iv.months:
+            node = Call(fn="add_months", args=(node, literal(sign * iv.months)))
+        if iv.days:
+            node = Call(fn="add_days", args=(node, literal(sign * iv.days)))
+        return Expr(node)
+
+    # comparison
+    def __eq__(self, o: Any) -> Expr:  # type: ignore[override]
+        return self._call("eq", o)
+
+    def __ne__(self, o: Any) -> Expr:  # type: ignore[override]
+        return self._call("ne", o)
+
+    def __lt__(self, o: Any) -> Expr:
+        return self._call("lt", o)
+
+    def __le__(self, o: Any) -> Expr:
+        return self._call("le", o)
+
+    def __gt__(self, o: Any) -> Expr:
+        return self._call("gt", o)
+
+    def __ge__(self, o: Any) -> Expr:
+        return self._call("ge", o)
+
+    # boolean
+    def __and__(self, o: Any) -> Expr:
+        return self._call("and", o)
+
+    def __rand__(self, o: Any) -> Expr:
+        return Expr(Call(fn="and", args=(_node(o), self.node)))
+
+    def __or__(self, o: Any) -> Expr:
+        return self._call("or", o)
+
+    def __ror__(self, o: Any) -> Expr:
+        return Expr(Call(fn="or", args=(_node(o), self.node)))
+
+    def __invert__(self) -> Expr:
+        return self._call("not")
+
+    # predicates
+    def is_null(self) -> Expr:
+        return self._call("is_null")
+
+    def is_not_null(self) -> Expr:
+        return self._call("is_not_null")
+
+    def isin(self, values: Any, negated: bool = False) -> Expr:
+        return Expr(InList(expr=self.node, values=tuple(_node(v) for v in values), negated=negated))
+
+    def between(self, low: Any, high: Any) -> Expr:
+        return self._call("between", low, high)
+
+    def like(self, pattern: str) -> Expr:
+        return self._call("like", pattern)
+
+    def cast(self, to: str | Any) -> Expr:
+        from .types import type_name
+
+        name = to if isinstance(to, str) else type_name(to)
+        return Expr(Cast(expr=self.node, to=name))
+
+    # strings
+    def substring(self, start: int, length: int | None = None) -> Expr:
+        """SQL ``SUBSTRING(x FROM start FOR length)``; ``start`` counts from 1."""
+        return self._call("substring", start) if length is None else self._call("substring", start, length)
+
+    def upper(self) -> Expr:
+        return self._call("upper")
+
+    def lower(self) -> Expr:
+        return self._call("lower")
+
+    def length(self) -> Expr:
+        return self._call("length")
+
+    def starts_with(self, prefix: str) -> Expr:
+        return self._call("starts_with", prefix)
+
+    def ends_with(self, suffix: str) -> Expr:
+        return self._call("ends_with", suffix)
+
+    def contains(self, sub: str) -> Expr:
+        return self._call("contains", sub)
+
+    # dates
+    def year(self) -> Expr:
+        return self._call("year")
+
+    def month(self) -> Expr:
+        return self._call("month")
+
+    def day(self) -> Expr:
+        return self._call("day")
+
+    # sorting helpers
+    def asc(self, nulls_first: bool = False) -> SortKey:
+        return SortKey(expr=self.node, ascending=True, nulls_first=nulls_first)
+
+    def desc(self, nulls_first: bool = False) -> SortKey:
+        return SortKey(expr=self.node, ascending=False, nulls_first=nulls_first)
+
+    # windows
+    def over(self, partition_by: Any = (), order_by: Any = ()) -> Expr:
+        """Turn an aggregate or ranking expression into a window function."""
+        if not isinstance(self.node, (AggCall, WindowCall)):
+            raise TypeError("over() applies to aggregates and ranking functions")
+        parts = tuple(_node(col(p) if isinstance(p, str) else p) for p in _as_tuple(partition_by))
+        keys = tuple(_sort_key(k) for k in _as_tuple(order_by))
+        fn = self.node.fn
+        arg = self.node.arg
+        return Expr(WindowCall(fn=fn, arg=arg, partition_by=parts, order_by=keys), self._name)
+
+
+def _as_tuple(x: Any) -> tuple:
+    if isinstance(x, (list, tuple)):
+        return tuple(x)
+    return (x,)
+
+
+def _sort_key(k: Any) -> SortKey:
+    if isinstance(k, SortKey):
+        return k
+    if isinstance(k, str):
+        return SortKey(expr=ColumnRef(name=k))
+    return SortKey(expr=_node(k))
+
+
+def col(name: str) -> Expr:
+    """A reference to the column ``name``."""
+    return Expr(ColumnRef(name=name))
+
+
+def lit(value: Any, type: str | None = None) -> Expr:
+    """A literal value; ``type`` (an Arrow type name) overrides the inferred type."""
+    return Expr(literal(value, type))
+
+
+def to_expr(x: Any) -> Expr:
+    """A column name, an ``Expr`` or a Python value, as an ``Expr``."""
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, str):
+        return col(x)
+    return Expr(_node(x))
+
+
+def to_sort_key(x: Any) -> SortKey:
+    return _sort_key(x)
+
+
+class _When:
+    def __init__(self, whens: tuple[tuple[ExprNode, ExprNode], ...]) -> None:
+        self._whens = whens
+
+    def when(self, cond: Any) -> _Then:
+        return _Then(self._whens, _node(cond))
+
+    def otherwise(self, value: Any) -> Expr:
+        return Expr(Case(whens=self._whens, otherwise=_node(value)))
+
+    def end(self) -> Expr:
+        return Expr(Case(whens=self._whens))
+
+
+class _Then:
+    def __init__(self, whens: tuple[tuple[ExprNode, ExprNode], ...], cond: ExprNode) -> None:
+        self._whens = whens
+        self._cond = cond
+
+    def then(self, value: Any) -> _When:
+        return _When((*self._whens, (self._cond, _node(value))))
+
+
+def when(cond: Any) -> _Then:
+    """``when(c).then(v).when(c2).then(v2).otherwise(e)``: SQL CASE."""
+    return _Then((), _node(cond))
+
+
+def coalesce(*args: Any) -> Expr:
+    return Expr(Call(fn="coalesce", args=tuple(_node(to_expr(a)) for a in args)))
+
+
+def concat(*args: Any) -> Expr:
+    return Expr(Call(fn="concat", args=tuple(_node(to_expr(a)) for a in args)))
+
+
+__all__ = [
+    "AGGREGATE_FUNCTIONS", "SCALAR_FUNCTIONS", "AggCall", "Call", "Case", "Cast", "ColumnRef",
+    "Expr", "ExprNode", "InList", "Interval", "Literal", "NamedExpr", "SortKey", "WindowCall",
+    "col", "coalesce", "columns_used", "concat", "conjoin", "conjuncts", "contains_aggregate",
+    "contains_window", "display", "display_sort_key", "interval", "lit", "literal", "to_expr",
+    "to_sort_key", "transform", "walk", "when",
+]

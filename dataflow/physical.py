@@ -1,0 +1,628 @@
+"""The physical plan: which operator runs, on how many instances, and where data moves.
+
+Every node has a degree of parallelism ``dop`` (its number of instances). Operators
+that key on columns (aggregate, join, sort, window, exchange) name input columns
+directly: the planner projects computed keys into columns first, so the runtime
+operators never evaluate key expressions.
+
+What a node *requires* of each input (:meth:`PhysicalNode.required_distribution`) is
+kept apart from what it *produces* (:meth:`PhysicalNode.output_partitioning`,
+:meth:`PhysicalNode.output_ordering`); the optimizer's ``enforce_distribution`` rule is
+the only place that compares the two and inserts :class:`Exchange` nodes.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal as _L, Union
+
+from pydantic import BaseModel, ConfigDict, Field as _PField, TypeAdapter
+
+from .expr import ExprNode, NamedExpr, display
+from .logical import Source
+from .types import Field, Schema
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def replace(self, **update: Any) -> Any:
+        return self.model_copy(update=update)
+
+
+class OrderSpec(Frozen):
+    """One sort key over a column; NULLs last unless ``nulls_first`` (DuckDB's default)."""
+
+    column: str
+    ascending: bool = True
+    nulls_first: bool = False
+
+    def __str__(self) -> str:
+        s = self.column + ("" if self.ascending else " DESC")
+        return s + (" NULLS FIRST" if self.nulls_first else "")
+
+
+class AggSpec(Frozen):
+    """One aggregate over an input column (``arg`` is ``None`` for ``count_star``)."""
+
+    name: str
+    fn: str  # count, count_star, sum, avg, min, max
+    arg: str | None = None
+    distinct: bool = False
+
+    def __str__(self) -> str:
+        inner = "*" if self.arg is None else ("DISTINCT " if self.distinct else "") + self.arg
+        return f"{self.fn}({inner}) AS {self.name}"
+
+
+class WindowSpec(Frozen):
+    """One window function: ranking (``row_number``, ``rank``, ``dense_rank``) or an
+    aggregate over an input column (``arg``)."""
+
+    name: str
+    fn: str
+    arg: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.fn}({self.arg or ''}) AS {self.name}"
+
+
+class Partitioning(Frozen):
+    """How a node's output rows are spread over its ``n`` instances.
+
+    ``unknown``: any row may be anywhere; ``single``: one instance; ``hash``: rows
+    with equal ``keys`` share an instance; ``range``: instance i holds rows ordered
+    before instance i+1's by ``order``; ``broadcast``: every instance has all rows.
+    """
+
+    kind: _L["unknown", "single", "hash", "range", "broadcast"]
+    n: int
+    keys: tuple[str, ...] = ()
+    order: tuple[OrderSpec, ...] = ()
+
+
+class Distribution(Frozen):
+    """What a node requires of an input: ``any``, ``single``, ``hash`` on ``keys``,
+    ``broadcast`` (every instance sees all rows), or ``range`` on ``order``."""
+
+    kind: _L["any", "single", "hash", "broadcast", "range"]
+    keys: tuple[str, ...] = ()
+    order: tuple[OrderSpec, ...] = ()
+
+
+ANY = Distribution(kind="any")
+SINGLE = Distribution(kind="single")
+
+
+class PhysicalNode(Frozen):
+    """Base of physical plan nodes."""
+
+    dop: int = 1
+    # Filled by the cost model: estimated output rows and cumulative cost.
+    est_rows: float | None = None
+    est_cost: float | None = None
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return ()
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        assert not children
+        return self  # type: ignore[return-value]
+
+    def replace(self, **update: Any) -> Any:
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        values.update(update)
+        return type(self).model_validate(values)
+
+    @cached_property
+    def schema(self) -> Schema:
+        return self._schema()
+
+    def _schema(self) -> Schema:
+        raise NotImplementedError
+
+    def required_distribution(self, i: int) -> Distribution:
+        return ANY
+
+    def output_partitioning(self) -> Partitioning:
+        """By default a node keeps its (first) input's partitioning."""
+        kids = self.children()
+        if not kids:
+            return Partitioning(kind="unknown" if self.dop > 1 else "single", n=self.dop)
+        return kids[0].output_partitioning()
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        """The order of rows within each instance's output."""
+        return ()
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    @property
+    def name(self) -> str:
+        """The operator name used in metrics and errors."""
+        return type(self).__name__
+
+
+def _single_or_unknown(n: int) -> Partitioning:
+    return Partitioning(kind="single" if n == 1 else "unknown", n=n)
+
+
+class PScan(PhysicalNode):
+    """Scan a table; its units of work (row groups or slices) are morsels handed out
+    dynamically to the ``dop`` instances. ``predicate`` prunes row groups by their
+    statistics and then filters rows."""
+
+    kind: _L["scan"] = "scan"
+    table: str
+    source: Source
+    table_schema: Schema
+    columns: tuple[str, ...]
+    predicate: ExprNode | None = None
+
+    def _schema(self) -> Schema:
+        by_name = {f.name: f for f in self.table_schema}
+        return tuple(by_name[c] for c in self.columns)
+
+    def output_partitioning(self) -> Partitioning:
+        return _single_or_unknown(self.dop)
+
+    def describe(self) -> str:
+        s = f"Scan {self.table} [{', '.join(self.columns)}]"
+        if self.predicate is not None:
+            s += f" predicate={display(self.predicate)}"
+        return s
+
+
+class PFilter(PhysicalNode):
+    kind: _L["filter"] = "filter"
+    input: PhysicalPlan
+    predicate: ExprNode
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self.input.output_ordering()
+
+    def describe(self) -> str:
+        return f"Filter {display(self.predicate)}"
+
+
+class PProject(PhysicalNode):
+    kind: _L["project"] = "project"
+    input: PhysicalPlan
+    exprs: tuple[NamedExpr, ...]
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        from .compute import infer_field
+
+        return tuple(infer_field(e.expr, self.input.schema, e.name) for e in self.exprs)
+
+    def _passthrough(self) -> dict[str, str]:
+        """Input column name -> output name, for columns passed through unchanged."""
+        out: dict[str, str] = {}
+        for e in self.exprs:
+            if getattr(e.expr, "kind", None) == "column":
+                out.setdefault(e.expr.name, e.name)  # type: ignore[union-attr]
+        return out
+
+    def output_partitioning(self) -> Partitioning:
+        p = self.input.output_partitioning()
+        names = self._passthrough()
+        if p.kind == "hash":
+            if all(k in names for k in p.keys):
+                return p.replace(keys=tuple(names[k] for k in p.keys))
+            return _single_or_unknown(p.n)
+        if p.kind == "range":
+            order = self._rename_order(p.order, names)
+            return p.replace(order=order) if order else _single_or_unknown(p.n)
+        return p
+
+    @staticmethod
+    def _rename_order(order: tuple[OrderSpec, ...], names: dict[str, str]) -> tuple[OrderSpec, ...]:
+        out = []
+        for o in order:
+            if o.column not in names:
+                break
+            out.append(o.replace(column=names[o.column]))
+        return tuple(out)
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self._rename_order(self.input.output_ordering(), self._passthrough())
+
+    def describe(self) -> str:
+        parts = []
+        for e in self.exprs:
+            d = display(e.expr)
+            parts.append(d if d == e.name else f"{d} AS {e.name}")
+        return "Project " + ", ".join(parts)
+
+
+def partial_columns(agg: AggSpec) -> list[str]:
+    """The columns in which a partial aggregate carries ``agg``'s state."""
+    if agg.fn == "avg":
+        return [f"{agg.name}__sum", f"{agg.name}__count"]
+    return [agg.name]
+
+
+class PHashAggregate(PhysicalNode):
+    """Hash aggregation in one of three modes (DuckDB's sink/combine/finalize, spread
+    over instances): ``partial`` aggregates whatever rows an instance sees and emits
+    states (see :func:`partial_columns`); ``final`` merges states, its input hash
+    partitioned on the keys (or single without keys); ``single`` does both on input
+    already partitioned right. Distinct aggregates run only in ``single`` mode."""
+
+    kind: _L["hash_aggregate"] = "hash_aggregate"
+    input: PhysicalPlan
+    mode: _L["partial", "final", "single"]
+    keys: tuple[str, ...]
+    aggs: tuple[AggSpec, ...]
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        from .compute import aggregate_state_fields
+
+        by_name = {f.name: f for f in self.input.schema}
+        keys = tuple(by_name[k] for k in self.keys)
+        return keys + aggregate_state_fields(self.aggs, self.input.schema, self.mode)
+
+    def required_distribution(self, i: int) -> Distribution:
+        if self.mode == "partial":
+            return ANY
+        if not self.keys:
+            return SINGLE
+        return Distribution(kind="hash", keys=self.keys)
+
+    def output_partitioning(self) -> Partitioning:
+        if self.mode == "partial":
+            return _single_or_unknown(self.dop)
+        if not self.keys or self.dop == 1:
+            return Partitioning(kind="single", n=1) if self.dop == 1 else _single_or_unknown(self.dop)
+        return Partitioning(kind="hash", n=self.dop, keys=self.keys)
+
+    def describe(self) -> str:
+        return f"HashAggregate({self.mode}) keys=[{', '.join(self.keys)}] aggs=[{', '.join(map(str, self.aggs))}]"
+
+
+class PHashJoin(PhysicalNode):
+    """Hash join: builds a hash table once on the ``right`` (build) input, then streams
+    the ``left`` (probe) input through it. ``strategy`` says how inputs are placed:
+    ``broadcast`` (every instance gets the whole build side, the probe side stays
+    where it is), ``partitioned`` (both sides hash partitioned on the keys) or
+    ``single`` (one instance). ``condition`` is a residual predicate over the joined
+    columns. For ``right`` and ``full`` joins the build side cannot be broadcast."""
+
+    kind: _L["hash_join"] = "hash_join"
+    left: PhysicalPlan
+    right: PhysicalPlan
+    how: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    condition: ExprNode | None = None
+    null_aware: bool = False
+    strategy: _L["broadcast", "partitioned", "single"] = "partitioned"
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.left, self.right)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(left=children[0], right=children[1])
+
+    def _schema(self) -> Schema:
+        return join_schema(self.left.schema, self.right.schema, self.how)
+
+    def required_distribution(self, i: int) -> Distribution:
+        if self.strategy == "single":
+            return SINGLE
+        if self.strategy == "broadcast":
+            return ANY if i == 0 else Distribution(kind="broadcast")
+        keys = self.left_keys if i == 0 else self.right_keys
+        return Distribution(kind="hash", keys=keys)
+
+    def output_partitioning(self) -> Partitioning:
+        if self.strategy == "partitioned" and self.how in ("inner", "left", "semi", "anti"):
+            return Partitioning(kind="hash", n=self.dop, keys=self.left_keys)
+        return self.left.output_partitioning() if self.strategy == "broadcast" else _single_or_unknown(self.dop)
+
+    def describe(self) -> str:
+        on = ", ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys, strict=True))
+        cond = f" filter={display(self.condition)}" if self.condition is not None else ""
+        na = " null_aware" if self.null_aware else ""
+        return f"HashJoin({self.how}{na}, {self.strategy}) on [{on}]{cond}"
+
+
+class PNestedLoopJoin(PhysicalNode):
+    """Join without equality keys (cross joins and other conditions): every instance
+    gets the whole ``right`` side and pairs it with its share of ``left``. Supports
+    ``inner``/``cross``, ``left``, ``semi`` and ``anti``."""
+
+    kind: _L["nested_loop_join"] = "nested_loop_join"
+    left: PhysicalPlan
+    right: PhysicalPlan
+    how: str
+    condition: ExprNode | None = None
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.left, self.right)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(left=children[0], right=children[1])
+
+    def _schema(self) -> Schema:
+        return join_schema(self.left.schema, self.right.schema, self.how)
+
+    def required_distribution(self, i: int) -> Distribution:
+        if self.dop == 1:
+            return SINGLE
+        return ANY if i == 0 else Distribution(kind="broadcast")
+
+    def describe(self) -> str:
+        cond = f" on {display(self.condition)}" if self.condition is not None else ""
+        return f"NestedLoopJoin({self.how}){cond}"
+
+
+def join_schema(left: Schema, right: Schema, how: str) -> Schema:
+    if how in ("semi", "anti"):
+        return left
+    if how in ("right", "full"):
+        left = tuple(f.replace(nullable=True) for f in left)
+    if how in ("left", "full"):
+        right = tuple(f.replace(nullable=True) for f in right)
+    return left + right
+
+
+class PSort(PhysicalNode):
+    """Sort each instance's input (a full sort when fed by a range exchange or a
+    single partition)."""
+
+    kind: _L["sort"] = "sort"
+    input: PhysicalPlan
+    order: tuple[OrderSpec, ...]
+    # "merge": sort locally, then gather-merge; "range": range exchange, then sort.
+    strategy: _L["merge", "range"] = "merge"
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def required_distribution(self, i: int) -> Distribution:
+        if self.strategy == "range" and self.dop > 1:
+            return Distribution(kind="range", order=self.order)
+        return ANY
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self.order
+
+    def describe(self) -> str:
+        return f"Sort({self.strategy}) [{', '.join(map(str, self.order))}]"
+
+
+class PTopK(PhysicalNode):
+    """Keep the first ``k`` rows of each instance's input in ``order``, sorted."""
+
+    kind: _L["topk"] = "topk"
+    input: PhysicalPlan
+    order: tuple[OrderSpec, ...]
+    k: int
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self.order
+
+    def describe(self) -> str:
+        return f"TopK k={self.k} [{', '.join(map(str, self.order))}]"
+
+
+class PLimit(PhysicalNode):
+    """Skip ``offset`` rows then pass at most ``limit`` (``None``: no limit). As a
+    per-instance pre-limit it runs with ``offset=0`` and ``limit=limit+offset``."""
+
+    kind: _L["limit"] = "limit"
+    input: PhysicalPlan
+    limit: int | None
+    offset: int = 0
+    # a global limit needs all rows in one place; a local one limits each instance
+    scope: _L["global", "local"] = "global"
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def required_distribution(self, i: int) -> Distribution:
+        return SINGLE if self.scope == "global" else ANY
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self.input.output_ordering()
+
+    def describe(self) -> str:
+        return f"Limit({self.scope}) {self.limit}" + (f" offset {self.offset}" if self.offset else "")
+
+
+class PUnion(PhysicalNode):
+    """Concatenate inputs: instance i passes on partition i of every input."""
+
+    kind: _L["union"] = "union"
+    inputs: tuple[PhysicalPlan, ...]
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return self.inputs
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(inputs=tuple(children))
+
+    def _schema(self) -> Schema:
+        first = self.inputs[0].schema
+        nullable = [any(inp.schema[i].nullable for inp in self.inputs) for i in range(len(first))]
+        return tuple(f.replace(nullable=n) for f, n in zip(first, nullable, strict=True))
+
+    def output_partitioning(self) -> Partitioning:
+        return _single_or_unknown(self.dop)
+
+    def describe(self) -> str:
+        return "Union all"
+
+
+class PWindow(PhysicalNode):
+    """Window functions over partitions of ``partition_by`` ordered by ``order``; the
+    input is hash partitioned on ``partition_by`` (or single when it is empty)."""
+
+    kind: _L["window"] = "window"
+    input: PhysicalPlan
+    partition_by: tuple[str, ...]
+    order: tuple[OrderSpec, ...]
+    funcs: tuple[WindowSpec, ...]
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        from .compute import window_fields
+
+        return self.input.schema + window_fields(self.funcs, self.input.schema)
+
+    def required_distribution(self, i: int) -> Distribution:
+        if not self.partition_by:
+            return SINGLE
+        return Distribution(kind="hash", keys=self.partition_by)
+
+    def describe(self) -> str:
+        order = f" order=[{', '.join(map(str, self.order))}]" if self.order else ""
+        return f"Window partition=[{', '.join(self.partition_by)}]{order} [{', '.join(map(str, self.funcs))}]"
+
+
+EXCHANGE_KINDS = ("hash", "range", "broadcast", "round_robin", "gather", "gather_merge")
+
+
+class PExchange(PhysicalNode):
+    """Volcano's exchange: moves rows from the ``input.dop`` producer instances to the
+    ``dop`` consumer instances. ``hash`` routes by a stable hash of ``keys``;
+    ``range`` by split points sampled from the data on ``order``; ``broadcast`` sends
+    every row to every consumer; ``round_robin`` deals batches in turn; ``gather``
+    collects into one; ``gather_merge`` merges sorted streams into one sorted stream."""
+
+    kind: _L["exchange"] = "exchange"
+    input: PhysicalPlan
+    mode: _L["hash", "range", "broadcast", "round_robin", "gather", "gather_merge"]
+    keys: tuple[str, ...] = ()
+    order: tuple[OrderSpec, ...] = ()
+
+    def children(self) -> tuple[PhysicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        return self.replace(input=children[0])
+
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def output_partitioning(self) -> Partitioning:
+        if self.mode in ("gather", "gather_merge") or self.dop == 1:
+            return Partitioning(kind="single", n=1)
+        if self.mode == "hash":
+            return Partitioning(kind="hash", n=self.dop, keys=self.keys)
+        if self.mode == "range":
+            return Partitioning(kind="range", n=self.dop, order=self.order)
+        if self.mode == "broadcast":
+            return Partitioning(kind="broadcast", n=self.dop)
+        return Partitioning(kind="unknown", n=self.dop)
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self.order if self.mode == "gather_merge" else ()
+
+    @property
+    def name(self) -> str:
+        return f"Exchange({self.mode})"
+
+    def describe(self) -> str:
+        s = f"Exchange {self.mode} {self.input.dop}->{self.dop}"
+        if self.keys:
+            s += f" keys=[{', '.join(self.keys)}]"
+        if self.order:
+            s += f" order=[{', '.join(map(str, self.order))}]"
+        return s
+
+
+PhysicalPlan = Annotated[
+    Union[
+        PScan, PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK,
+        PLimit, PUnion, PWindow, PExchange,
+    ],
+    _PField(discriminator="kind"),
+]
+
+for _m in (PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange):
+    _m.model_rebuild()
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(PhysicalPlan)
+
+
+def load_physical(data: str | bytes) -> PhysicalPlan:
+    """Load a physical plan from its JSON."""
+    return _ADAPTER.validate_json(data)
+
+
+def render(plan: PhysicalPlan, indent: int = 0, estimates: bool = False) -> str:
+    """The plan as an indented tree with each node's degree of parallelism."""
+    extra = ""
+    if estimates and plan.est_rows is not None:
+        extra = f" rows={plan.est_rows:,.0f}"
+        if plan.est_cost is not None:
+            extra += f" cost={plan.est_cost:,.1f}"
+    lines = ["  " * indent + f"{plan.describe()}  [dop={plan.dop}{extra}]"]
+    for c in plan.children():
+        lines.append(render(c, indent + 1, estimates))
+    return "\n".join(lines)
+
+
+def walk(plan: PhysicalPlan):
+    """Yield every node of the plan, parents first."""
+    yield plan
+    for c in plan.children():
+        yield from walk(c)
+
+
+__all__ = [
+    "ANY", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PFilter",
+    "PHashAggregate", "PHashJoin", "PLimit", "PNestedLoopJoin", "PProject", "PScan", "PSort",
+    "PTopK", "PUnion", "PWindow", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
+    "partial_columns", "render", "walk",
+]

@@ -1,0 +1,120 @@
+"""Arrow data types as plain strings, so that plans serialize to JSON.
+
+A type name is what ``str(pa_type)`` prints (``"int64"``, ``"decimal128(15, 2)"``,
+``"date32[day]"``); :func:`parse_type` turns it back into the Arrow type.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+_SIMPLE: dict[str, pa.DataType] = {
+    "null": pa.null(),
+    "bool": pa.bool_(),
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "uint8": pa.uint8(),
+    "uint16": pa.uint16(),
+    "uint32": pa.uint32(),
+    "uint64": pa.uint64(),
+    "halffloat": pa.float16(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "large_string": pa.large_string(),
+    "string_view": pa.string_view(),
+    "binary": pa.binary(),
+    "large_binary": pa.large_binary(),
+    "date32[day]": pa.date32(),
+    "date64[ms]": pa.date64(),
+}
+_DECIMAL = re.compile(r"decimal(128|256)\((\d+), ?(-?\d+)\)")
+_TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]")
+_DURATION = re.compile(r"duration\[(s|ms|us|ns)\]")
+
+
+@lru_cache(maxsize=1024)
+def parse_type(name: str) -> pa.DataType:
+    """Turn a type name (``str`` of an Arrow type) back into the Arrow type."""
+    if name in _SIMPLE:
+        return _SIMPLE[name]
+    if m := _DECIMAL.fullmatch(name):
+        ctor = pa.decimal128 if m.group(1) == "128" else pa.decimal256
+        return ctor(int(m.group(2)), int(m.group(3)))
+    if m := _TIMESTAMP.fullmatch(name):
+        return pa.timestamp(m.group(1), tz=m.group(2))
+    if m := _DURATION.fullmatch(name):
+        return pa.duration(m.group(1))
+    raise ValueError(f"unsupported data type {name!r}")
+
+
+def type_name(t: pa.DataType) -> str:
+    """The name of an Arrow type, the inverse of :func:`parse_type`."""
+    name = str(t)
+    parse_type(name)  # fail early on a type that would not round-trip
+    return name
+
+
+def normalize_type(t: pa.DataType) -> pa.DataType:
+    """The type the engine computes with: string views and large strings become
+    plain strings (Acero's joins and several kernels reject views)."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or t == pa.string_view():
+        return pa.string()
+    if t == pa.binary_view() or pa.types.is_large_binary(t):
+        return pa.binary()
+    if pa.types.is_dictionary(t):
+        return normalize_type(t.value_type)
+    return t
+
+
+def normalize_schema(schema: pa.Schema) -> pa.Schema:
+    """:func:`normalize_type` applied to every field."""
+    return pa.schema([pa.field(f.name, normalize_type(f.type), f.nullable) for f in schema])
+
+
+def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema | None = None) -> pa.RecordBatch:
+    """Cast a batch to its normalized schema (a no-op when already normal)."""
+    target = schema if schema is not None else normalize_schema(batch.schema)
+    if batch.schema.equals(target):
+        return batch
+    return batch.cast(target)
+
+
+def is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+class Field(BaseModel):
+    """One column of a plan's output: a name, a type name, and nullability."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: str
+    nullable: bool = True
+
+    def replace(self, **update: object) -> Field:
+        return self.model_copy(update=update)
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return parse_type(self.type)
+
+
+Schema = tuple[Field, ...]
+
+
+def schema_from_arrow(schema: pa.Schema) -> Schema:
+    """A plan schema from an Arrow schema, with normalized types."""
+    return tuple(Field(name=f.name, type=type_name(normalize_type(f.type)), nullable=f.nullable) for f in schema)
+
+
+def schema_to_arrow(schema: Schema) -> pa.Schema:
+    """The Arrow schema of a plan schema."""
+    return pa.schema([pa.field(f.name, f.arrow_type, f.nullable) for f in schema])
