@@ -51,9 +51,11 @@ class TaskContext:
 class Operator(ABC):
     """One instance of a physical operator."""
 
-    def __init__(self, node: Any, ctx: TaskContext) -> None:
+    def __init__(self, node: Any, ctx: TaskContext, node_id: str = "0") -> None:
         self.node = node
         self.ctx = ctx
+        # unique within a plan; e.g. the key under which a scan's morsels are handed out
+        self.node_id = node_id
         self.schema: pa.Schema = schema_to_arrow(node.schema)
 
     @property
