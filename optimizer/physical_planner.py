@@ -1,0 +1,272 @@
+"""Turn a logical plan into a physical plan without exchanges.
+
+Each logical node becomes one or more physical operators with a degree of
+parallelism; computed keys (of aggregates, joins, sorts, windows) are projected
+into columns first, so runtime operators only ever key on columns. Where data must
+move between instances is left to the ``enforce_distribution`` rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+
+from dataflow import logical as L
+from dataflow.errors import UnsupportedError
+from dataflow.expr import AggCall, ColumnRef, ExprNode, NamedExpr, SortKey, WindowCall, conjoin
+from dataflow.physical import (
+    AggSpec,
+    OrderSpec,
+    PFilter,
+    PHashAggregate,
+    PHashJoin,
+    PhysicalPlan,
+    PLimit,
+    PNestedLoopJoin,
+    PProject,
+    PScan,
+    PSort,
+    PTopK,
+    PUnion,
+    PWindow,
+    WindowSpec,
+)
+
+from .statistics import estimate_rows
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Knobs of physical planning."""
+
+    dop: int = 1
+    # a build side estimated at or under this many rows is broadcast to every probe instance
+    broadcast_rows: int = 200_000
+    # run aggregates in two phases (partial before the exchange, final after)
+    two_phase_aggregate: bool = True
+
+
+class PhysicalPlanner:
+    """One planning pass; holds a counter for fresh internal column names."""
+
+    def __init__(self, config: PlannerConfig) -> None:
+        self.config = config
+        self._ids = count()
+
+    def fresh(self, prefix: str) -> str:
+        return f"__{prefix}{next(self._ids)}"
+
+    def plan(self, node: L.LogicalPlan) -> PhysicalPlan:
+        method = getattr(self, f"_plan_{node.kind}")
+        return method(node)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _columns_for(
+        self, input: PhysicalPlan, exprs: list[ExprNode], prefix: str
+    ) -> tuple[PhysicalPlan, list[str]]:
+        """Make every expression available as a column of ``input``: a column reference
+        stays as it is; anything else is projected into a fresh column."""
+        names: list[str] = []
+        extra: list[NamedExpr] = []
+        seen: dict[ExprNode, str] = {}
+        for e in exprs:
+            if isinstance(e, ColumnRef):
+                names.append(e.name)
+            elif e in seen:
+                names.append(seen[e])
+            else:
+                n = self.fresh(prefix)
+                seen[e] = n
+                extra.append(NamedExpr(name=n, expr=e))
+                names.append(n)
+        if not extra:
+            return input, names
+        keep = tuple(NamedExpr(name=f.name, expr=ColumnRef(name=f.name)) for f in input.schema)
+        return PProject(input=input, exprs=keep + tuple(extra), dop=input.dop), names
+
+    @staticmethod
+    def _select(input: PhysicalPlan, names: list[str]) -> PhysicalPlan:
+        """Project ``input`` to exactly ``names`` (no-op when already so)."""
+        if [f.name for f in input.schema] == names:
+            return input
+        return PProject(
+            input=input, exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=n)) for n in names), dop=input.dop
+        )
+
+    def _order(self, input: PhysicalPlan, keys: tuple[SortKey, ...]) -> tuple[PhysicalPlan, tuple[OrderSpec, ...]]:
+        input, cols = self._columns_for(input, [k.expr for k in keys], "sort")
+        order = tuple(
+            OrderSpec(column=c, ascending=k.ascending, nulls_first=k.nulls_first)
+            for c, k in zip(cols, keys, strict=True)
+        )
+        return input, order
+
+    # -- nodes --------------------------------------------------------------------------
+
+    def _plan_scan(self, node: L.Scan) -> PhysicalPlan:
+        columns = node.columns if node.columns is not None else tuple(f.name for f in node.table_schema)
+        return PScan(
+            table=node.table,
+            source=node.source,
+            table_schema=node.table_schema,
+            columns=tuple(columns),
+            predicate=conjoin(list(node.filters)),
+            dop=self.config.dop,
+        )
+
+    def _plan_filter(self, node: L.Filter) -> PhysicalPlan:
+        child = self.plan(node.input)
+        return PFilter(input=child, predicate=node.predicate, dop=child.dop)
+
+    def _plan_project(self, node: L.Project) -> PhysicalPlan:
+        child = self.plan(node.input)
+        return PProject(input=child, exprs=node.exprs, dop=child.dop)
+
+    def _plan_aggregate(self, node: L.Aggregate) -> PhysicalPlan:
+        child = self.plan(node.input)
+        args = [a.expr.arg for a in node.aggs if isinstance(a.expr, AggCall) and a.expr.arg is not None]
+        child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg")
+        key_cols = cols[: len(node.keys)]
+        arg_cols = iter(cols[len(node.keys) :])
+        specs = []
+        for a in node.aggs:
+            assert isinstance(a.expr, AggCall)
+            arg = None if a.expr.arg is None else next(arg_cols)
+            specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, distinct=a.expr.distinct))
+        # name the key columns as the logical node does
+        if any(k.name != c for k, c in zip(node.keys, key_cols, strict=True)):
+            exprs = [NamedExpr(name=k.name, expr=ColumnRef(name=c)) for k, c in zip(node.keys, key_cols, strict=True)]
+            used = {s.arg for s in specs if s.arg is not None} - {k.name for k in node.keys}
+            exprs += [NamedExpr(name=u, expr=ColumnRef(name=u)) for u in sorted(used)]
+            child = PProject(input=child, exprs=tuple(exprs), dop=child.dop)
+            key_cols = [k.name for k in node.keys]
+        return self.aggregate(child, tuple(key_cols), tuple(specs))
+
+    def aggregate(self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...]) -> PhysicalPlan:
+        final_dop = self.config.dop if keys else 1
+        if any(a.distinct for a in aggs) or not self.config.two_phase_aggregate or child.dop == 1:
+            return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1)
+        partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)
+        return PHashAggregate(input=partial, mode="final", keys=keys, aggs=aggs, dop=final_dop)
+
+    def _plan_distinct(self, node: L.Distinct) -> PhysicalPlan:
+        child = self.plan(node.input)
+        return self.aggregate(child, tuple(f.name for f in child.schema), ())
+
+    def _plan_join(self, node: L.Join) -> PhysicalPlan:
+        left = self.plan(node.left)
+        right = self.plan(node.right)
+        out_names = [f.name for f in node.schema]
+        how = node.how
+        if not node.left_keys:
+            if how == "right":
+                # a right join is a left join with the sides swapped
+                j = PNestedLoopJoin(left=right, right=left, how="left", condition=node.condition, dop=right.dop)
+                return self._select(j, out_names)
+            if how == "full":
+                raise UnsupportedError("FULL OUTER JOIN needs at least one equality condition")
+            kind = "inner" if how == "cross" else how
+            return PNestedLoopJoin(left=left, right=right, how=kind, condition=node.condition, dop=left.dop)
+        left, lcols = self._columns_for(left, list(node.left_keys), "lk")
+        right, rcols = self._columns_for(right, list(node.right_keys), "rk")
+        if how == "right":
+            # build on the smaller side later; for now, a right join probes with the right side
+            j = self._hash_join(right, left, "left", rcols, lcols, node, node.left)
+        else:
+            j = self._hash_join(left, right, how, lcols, rcols, node, node.right)
+        return self._select(j, out_names)
+
+    def _hash_join(
+        self,
+        probe: PhysicalPlan,
+        build: PhysicalPlan,
+        how: str,
+        pkeys: list[str],
+        bkeys: list[str],
+        node: L.Join,
+        build_logical: L.LogicalPlan,
+    ) -> PhysicalPlan:
+        dop = self.config.dop
+        build_rows = estimate_rows(build_logical)
+        if dop == 1 or (probe.dop == 1 and build.dop == 1):
+            strategy = "single"
+            dop = 1
+        elif how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows:
+            strategy = "broadcast"
+            dop = probe.dop
+        else:
+            strategy = "partitioned"
+        return PHashJoin(
+            left=probe,
+            right=build,
+            how=how,
+            left_keys=tuple(pkeys),
+            right_keys=tuple(bkeys),
+            condition=node.condition,
+            null_aware=node.null_aware,
+            strategy=strategy,
+            dop=dop,
+        )
+
+    def _plan_sort(self, node: L.Sort) -> PhysicalPlan:
+        child = self.plan(node.input)
+        names = [f.name for f in child.schema]
+        child, order = self._order(child, node.keys)
+        return self._select(PSort(input=child, order=order, dop=child.dop), names)
+
+    def _plan_limit(self, node: L.Limit) -> PhysicalPlan:
+        inner = node.input
+        if isinstance(inner, L.Sort) and node.limit is not None:
+            child = self.plan(inner.input)
+            names = [f.name for f in child.schema]
+            child, order = self._order(child, inner.keys)
+            top = PTopK(input=child, order=order, k=node.limit + node.offset, dop=child.dop)
+            out = PLimit(input=top, limit=node.limit, offset=node.offset, scope="global", dop=1)
+            return self._select(out, names)
+        child = self.plan(inner)
+        if node.limit is not None and child.dop > 1:
+            child = PLimit(input=child, limit=node.limit + node.offset, offset=0, scope="local", dop=child.dop)
+        return PLimit(input=child, limit=node.limit, offset=node.offset, scope="global", dop=1)
+
+    def _plan_union(self, node: L.Union) -> PhysicalPlan:
+        kids = [self.plan(c) for c in node.inputs]
+        names = [f.name for f in node.schema]
+        # inputs take the first input's column names
+        kids = [
+            k if [f.name for f in k.schema] == names else PProject(
+                input=k,
+                exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=f.name)) for n, f in zip(names, k.schema, strict=True)),
+                dop=k.dop,
+            )
+            for k in kids
+        ]
+        return PUnion(inputs=tuple(kids), dop=max(k.dop for k in kids))
+
+    def _plan_window(self, node: L.Window) -> PhysicalPlan:
+        child = self.plan(node.input)
+        names = [f.name for f in child.schema]
+        # one PWindow per distinct (partition, order) spec
+        groups: dict[tuple, list[NamedExpr]] = {}
+        for e in node.exprs:
+            assert isinstance(e.expr, WindowCall)
+            groups.setdefault((e.expr.partition_by, e.expr.order_by), []).append(e)
+        for (parts, keys), exprs in groups.items():
+            args = [e.expr.arg for e in exprs if e.expr.arg is not None]  # type: ignore[union-attr]
+            child, cols = self._columns_for(child, list(parts) + args, "win")
+            part_cols = cols[: len(parts)]
+            arg_cols = iter(cols[len(parts) :])
+            child, order = self._order(child, keys)
+            funcs = tuple(
+                WindowSpec(name=e.name, fn=e.expr.fn, arg=None if e.expr.arg is None else next(arg_cols))  # type: ignore[union-attr]
+                for e in exprs
+            )
+            dop = self.config.dop if part_cols else 1
+            child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=funcs, dop=dop)
+        return self._select(child, names + [e.name for e in node.exprs])
+
+
+def to_physical(plan: L.LogicalPlan, config: PlannerConfig) -> PhysicalPlan:
+    """Plan ``plan`` with every operator at ``config.dop`` (blocking operators over a
+    single partition at 1); exchanges come later, from ``enforce_distribution``."""
+    return PhysicalPlanner(config).plan(plan)

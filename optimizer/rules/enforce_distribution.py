@@ -1,0 +1,55 @@
+"""enforce_distribution: the only rule that inserts exchanges.
+
+For every edge of the physical plan it compares what the parent requires of that
+input (``required_distribution``) with what the input produces
+(``output_partitioning``, ``output_ordering``, ``dop``) and inserts an exchange
+only where they differ: a hash-partitioned input with the right keys and width is
+not shuffled again, and a single-instance input already satisfies ``single``.
+The plan's root must end in one instance (results go to one caller).
+"""
+
+from __future__ import annotations
+
+from dataflow.physical import SINGLE, Distribution, PExchange, PhysicalPlan
+
+
+def exchange_for(child: PhysicalPlan, req: Distribution, dop: int) -> PhysicalPlan:
+    """``child``, behind an exchange if ``req`` at width ``dop`` is not already met."""
+    produced = child.output_partitioning()
+    if dop == 1 or req.kind == "single":
+        if child.dop == 1:
+            return child
+        mode = "gather_merge" if child.output_ordering() else "gather"
+        return PExchange(input=child, mode=mode, order=child.output_ordering(), dop=1)
+    if req.kind == "any":
+        if child.dop == dop:
+            return child
+        return PExchange(input=child, mode="round_robin", dop=dop)
+    if req.kind == "hash":
+        if produced.kind == "hash" and produced.keys == req.keys and produced.n == dop:
+            return child
+        return PExchange(input=child, mode="hash", keys=req.keys, dop=dop)
+    if req.kind == "broadcast":
+        return PExchange(input=child, mode="broadcast", dop=dop)
+    if req.kind == "range":
+        if produced.kind == "range" and produced.order == req.order and produced.n == dop:
+            return child
+        return PExchange(input=child, mode="range", order=req.order, dop=dop)
+    raise ValueError(f"unknown distribution {req.kind}")
+
+
+def enforce_distribution(plan: PhysicalPlan) -> PhysicalPlan:
+    """Insert the exchanges ``plan`` needs, bottom-up; the root ends single.
+
+    >>> from dataflow.physical import PScan  # doctest: +SKIP
+    """
+    root = _enforce(plan)
+    return exchange_for(root, SINGLE, 1)
+
+
+def _enforce(node: PhysicalPlan) -> PhysicalPlan:
+    kids = node.children()
+    if not kids:
+        return node
+    new = tuple(exchange_for(_enforce(k), node.required_distribution(i), node.dop) for i, k in enumerate(kids))
+    return node.with_children(new)
