@@ -1,0 +1,116 @@
+"""What every runtime's job shares: the result assembly, error reporting and the
+``Job`` handle a user holds (``result()``, ``cancel()``, ``metrics()``)."""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pyarrow as pa
+
+from dataflow.errors import ExecutionError
+from dataflow.exchange import merge_sorted
+from dataflow.operators.base import Morsel
+from dataflow.operators.scan import plan_morsels
+from dataflow.physical import PhysicalPlan
+from dataflow.types import schema_to_arrow
+
+from .stages import StageGraph
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def error_record(e: BaseException, stage: int, instance: int) -> dict[str, Any]:
+    """A picklable description of an exception inside a task."""
+    return {
+        "ok": False,
+        "type": type(e).__name__,
+        "message": str(e),
+        "traceback": "".join(traceback.format_exception(type(e), e, e.__traceback__)),
+        "operator": getattr(e, "_dataflow_operator", ""),
+        "path": getattr(e, "_dataflow_path", ""),
+        "stage": stage,
+        "instance": instance,
+    }
+
+
+def to_execution_error(rec: dict[str, Any]) -> ExecutionError:
+    return ExecutionError(
+        rec["message"],
+        operator=rec.get("operator") or "",
+        stage=rec.get("stage"),
+        instance=rec.get("instance"),
+        remote_traceback=rec.get("traceback", ""),
+        cause_type=rec.get("type", ""),
+    )
+
+
+def job_morsels(graph: StageGraph, batch_rows: int) -> dict[str, list[Morsel]]:
+    """The morsels of every scan in the graph, keyed by the scan's plan path."""
+    return {path: plan_morsels(node, batch_rows) for s in graph.stages for path, node in s.scans()}
+
+
+def assemble(graph: StageGraph, plan: PhysicalPlan, per_instance: list[list[pa.RecordBatch]]) -> pa.Table:
+    """The final gather in the caller: concatenate, or merge sorted streams."""
+    schema = schema_to_arrow(plan.schema)
+    edge = graph.stages[0].output
+    assert edge is not None
+    if edge.mode == "gather_merge" and len(per_instance) > 1:
+        batches = list(merge_sorted([iter(b) for b in per_instance], edge.order, schema))
+    else:
+        batches = [b for inst in per_instance for b in inst]
+    batches = [b if b.schema.equals(schema) else _conform(b, schema) for b in batches]
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Rename and cast a batch to the plan's output schema (names may differ after
+    pass-through projections)."""
+    arrays = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class Job(ABC):
+    """A running query. ``result()`` waits for it; an exception inside any operator
+    instance is re-raised here as :class:`dataflow.errors.ExecutionError`."""
+
+    def __init__(self, job_id: str, graph: StageGraph, plan: PhysicalPlan) -> None:
+        self.job_id = job_id
+        self.graph = graph
+        self.plan = plan
+        self._metrics: list[dict[str, Any]] = []
+        self._result: pa.Table | None = None
+        self._error: BaseException | None = None
+        self._done = False
+
+    @abstractmethod
+    def _wait(self, timeout: float | None) -> None:
+        """Wait for every task; fill ``_metrics`` and ``_result`` or ``_error``."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Stop the job; its actors go back to the pool."""
+
+    def result(self, timeout: float | None = None) -> pa.Table:
+        """The query result as an Arrow table (waits for the job)."""
+        if not self._done:
+            self._wait(timeout)
+            self._done = True
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """One record per operator instance: stage, operator, instance, actor_id,
+        node_id, rows_in, rows_out, seconds. Waits for the job to finish."""
+        if not self._done:
+            try:
+                self.result()
+            except Exception:
+                pass
+        return list(self._metrics)

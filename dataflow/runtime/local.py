@@ -1,0 +1,122 @@
+"""The in-process runtime: every stage instance on a thread, channels as bounded
+queues. Same stage graph, same tasks, same exchanges as on Ray, without actors;
+used for development, for tests of plans, and as a fallback with no cluster."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pyarrow as pa
+
+from dataflow.errors import JobCancelled
+from dataflow.operators.base import TaskContext
+from dataflow.physical import PhysicalPlan
+
+from .channels import Aborted, CollectOutbox, QueueInbox
+from .coordinator import Coordinator
+from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
+from .stages import RESULT, Edge, StageGraph
+from .task import run_task
+
+
+class _QueueOutbox:
+    def __init__(self, edge: Edge, producer: int, targets: list[QueueInbox]) -> None:
+        self.edge = edge
+        self.producer = producer
+        self.targets = targets
+
+    def send(self, dest: int, batch: pa.RecordBatch) -> None:
+        self.targets[dest].put(self.edge.id, self.producer, batch)
+
+    def broadcast(self, batch: pa.RecordBatch) -> None:
+        for t in self.targets:
+            t.put(self.edge.id, self.producer, batch)
+
+    def close(self) -> None:
+        targets = [self.targets[self.producer]] if self.edge.mode == "forward" else self.targets
+        for t in targets:
+            t.put(self.edge.id, self.producer, None)
+
+
+class LocalJob(Job):
+    def __init__(
+        self,
+        graph: StageGraph,
+        plan: PhysicalPlan,
+        tables: dict[str, pa.Table],
+        coordinator: Coordinator,
+        batch_rows: int,
+    ) -> None:
+        super().__init__(new_job_id(), graph, plan)
+        self.coordinator = coordinator
+        self.aborted = threading.Event()
+        for key, morsels in job_morsels(graph, batch_rows).items():
+            coordinator.register(self.job_id, key, morsels)
+        inboxes = {
+            (s.id, i): QueueInbox(s.inputs, self.aborted) for s in graph.stages for i in range(s.dop)
+        }
+        self._collect: dict[int, CollectOutbox] = {}
+        self._errors: list[dict[str, Any]] = []
+        self._threads: list[threading.Thread] = []
+        for s in graph.stages:
+            for i in range(s.dop):
+                edge = s.output
+                assert edge is not None
+                if edge.consumer == RESULT:
+                    outbox: Any = self._collect.setdefault(i, CollectOutbox())
+                else:
+                    cons = graph.stages[edge.consumer]
+                    outbox = _QueueOutbox(edge, i, [inboxes[(cons.id, j)] for j in range(cons.dop)])
+                ctx = TaskContext(
+                    instance=i,
+                    dop=s.dop,
+                    next_morsel=lambda key, job=self.job_id: coordinator.next_morsel(job, key),
+                    get_table=tables.__getitem__,
+                    batch_rows=batch_rows,
+                )
+
+                def rendezvous(key: str, inst: int, sample: pa.Table | None, edge: Edge = edge) -> pa.Table:
+                    return coordinator.split_points(
+                        self.job_id, key, edge.producers, edge.consumers, edge.order, inst, sample
+                    )
+
+                t = threading.Thread(
+                    target=self._run, args=(s, i, ctx, inboxes[(s.id, i)], outbox, rendezvous),
+                    name=f"dataflow-{self.job_id}-s{s.id}-i{i}", daemon=True,
+                )
+                self._threads.append(t)
+        for t in self._threads:
+            t.start()
+
+    def _run(self, stage, instance, ctx, inbox, outbox, rendezvous) -> None:  # type: ignore[no-untyped-def]
+        try:
+            ms = run_task(stage, instance, ctx, inbox, outbox, rendezvous)
+            for m in ms:
+                rec = m.as_record()
+                rec.update(actor_id=None, node_id=None, thread=threading.current_thread().name)
+                self._metrics.append(rec)
+        except Aborted:
+            pass
+        except BaseException as e:
+            self._errors.append(error_record(e, stage.id, instance))
+            self.aborted.set()
+
+    def _wait(self, timeout: float | None) -> None:
+        for t in self._threads:
+            t.join(timeout)
+        self.coordinator.finish(self.job_id)
+        if self._errors:
+            self._error = to_execution_error(self._errors[0])
+        elif self.aborted.is_set():
+            self._error = JobCancelled("the job was cancelled")
+        else:
+            per_instance = [self._collect[i].batches for i in sorted(self._collect)]
+            self._result = assemble(self.graph, self.plan, per_instance)
+
+    def cancel(self) -> None:
+        self.aborted.set()
+        for t in self._threads:
+            t.join()
+        self._done = True
+        self._error = JobCancelled("the job was cancelled")
