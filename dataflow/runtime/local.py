@@ -120,3 +120,26 @@ class LocalJob(Job):
             t.join()
         self._done = True
         self._error = JobCancelled("the job was cancelled")
+
+
+class LocalRuntime:
+    """Runs jobs on threads of this process (``Session(runtime="local")``)."""
+
+    dashboard_url = None
+
+    def __init__(self) -> None:
+        self.coordinator = Coordinator()
+
+    def total_cpus(self) -> int:
+        import os
+
+        return os.cpu_count() or 1
+
+    def submit(self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int) -> LocalJob:
+        return LocalJob(graph, plan, tables, self.coordinator, batch_rows)
+
+    def forget_table(self, table_id: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
