@@ -88,6 +88,9 @@ class Distribution(Frozen):
     kind: _L["any", "single", "hash", "broadcast", "range"]
     keys: tuple[str, ...] = ()
     order: tuple[OrderSpec, ...] = ()
+    # hash on exactly these keys (a join's two sides must be hashed alike); otherwise
+    # rows hashed on a subset of the keys also qualify
+    exact: bool = False
 
 
 ANY = Distribution(kind="any")
@@ -140,8 +143,8 @@ class PhysicalNode(Frozen):
 
     @property
     def name(self) -> str:
-        """The operator name used in metrics and errors."""
-        return type(self).__name__
+        """The operator name used in metrics and errors (``HashJoin``, ``Scan``)."""
+        return type(self).__name__.removeprefix("P")
 
 
 def _single_or_unknown(n: int) -> Partitioning:
@@ -293,9 +296,15 @@ class PHashAggregate(PhysicalNode):
 
     def output_partitioning(self) -> Partitioning:
         if self.mode == "partial":
+            p = self.input.output_partitioning()
+            if p.kind == "hash" and set(p.keys) <= set(self.keys):
+                return p  # grouping moves no row to another instance
             return _single_or_unknown(self.dop)
         if not self.keys or self.dop == 1:
             return Partitioning(kind="single", n=1) if self.dop == 1 else _single_or_unknown(self.dop)
+        p = self.input.output_partitioning()
+        if p.kind == "hash" and p.n == self.dop and set(p.keys) <= set(self.keys):
+            return p  # what the input was hashed on, exactly
         return Partitioning(kind="hash", n=self.dop, keys=self.keys)
 
     def describe(self) -> str:
@@ -335,7 +344,7 @@ class PHashJoin(PhysicalNode):
         if self.strategy == "broadcast":
             return ANY if i == 0 else Distribution(kind="broadcast")
         keys = self.left_keys if i == 0 else self.right_keys
-        return Distribution(kind="hash", keys=keys)
+        return Distribution(kind="hash", keys=keys, exact=True)
 
     def output_partitioning(self) -> Partitioning:
         if self.strategy == "partitioned" and self.how in ("inner", "left", "semi", "anti"):

@@ -145,6 +145,11 @@ class PhysicalPlanner:
 
     def aggregate(self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...]) -> PhysicalPlan:
         final_dop = self.config.dop if keys else 1
+        from .rules.enforce_distribution import satisfies_hash
+
+        if keys and satisfies_hash(child.output_partitioning(), keys, child.dop):
+            # already partitioned on the group keys: aggregate in place, no exchange
+            return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
         if any(a.distinct for a in aggs) or not self.config.two_phase_aggregate or child.dop == 1:
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1)
         partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)

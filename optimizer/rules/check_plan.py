@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataflow.errors import PlanError
 from dataflow.physical import PExchange, PhysicalPlan, walk
 
+from .enforce_distribution import satisfies_hash
+
 
 def check_plan(plan: PhysicalPlan) -> PhysicalPlan:
     """Verify widths, requirements and schemas; return ``plan`` unchanged."""
@@ -22,7 +24,7 @@ def check_plan(plan: PhysicalPlan) -> PhysicalPlan:
                     f"runs {child.dop} with no exchange between"
                 )
             produced = child.output_partitioning()
-            if req.kind == "hash" and node.dop > 1 and not (produced.kind == "hash" and produced.keys == req.keys):
+            if req.kind == "hash" and node.dop > 1 and not satisfies_hash(produced, req.keys, node.dop, req.exact):
                 raise PlanError(f"{node.describe()} needs input hashed on {list(req.keys)}, got {produced.kind}")
             if req.kind == "broadcast" and node.dop > 1 and produced.kind != "broadcast":
                 raise PlanError(f"{node.describe()} needs a broadcast input, got {produced.kind}")

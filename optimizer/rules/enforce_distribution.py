@@ -10,7 +10,15 @@ The plan's root must end in one instance (results go to one caller).
 
 from __future__ import annotations
 
-from dataflow.physical import SINGLE, Distribution, PExchange, PhysicalPlan
+from dataflow.physical import SINGLE, Distribution, Partitioning, PExchange, PhysicalPlan
+
+
+def satisfies_hash(produced: Partitioning, keys: tuple[str, ...], dop: int, exact: bool = False) -> bool:
+    """Rows hashed on a subset of ``keys`` are also grouped right for ``keys``; a
+    join's inputs must be hashed on exactly its keys, so both sides agree."""
+    if produced.kind != "hash" or produced.n != dop or not produced.keys:
+        return False
+    return produced.keys == keys if exact else set(produced.keys) <= set(keys)
 
 
 def exchange_for(child: PhysicalPlan, req: Distribution, dop: int) -> PhysicalPlan:
@@ -26,7 +34,7 @@ def exchange_for(child: PhysicalPlan, req: Distribution, dop: int) -> PhysicalPl
             return child
         return PExchange(input=child, mode="round_robin", dop=dop)
     if req.kind == "hash":
-        if produced.kind == "hash" and produced.keys == req.keys and produced.n == dop:
+        if satisfies_hash(produced, req.keys, dop, req.exact):
             return child
         return PExchange(input=child, mode="hash", keys=req.keys, dop=dop)
     if req.kind == "broadcast":

@@ -1,0 +1,70 @@
+"""Failures on a local Ray cluster: an exception inside an operator instance reaches
+the caller naming the operator and instance, with the original traceback; the
+Session stays usable and no actor leaks. Cancellation likewise."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+import ray
+from ray.util.state import list_actors
+
+import dataflow
+from dataflow import col
+from dataflow import functions as F
+
+
+def alive_actors() -> int:
+    return len(list_actors(filters=[("state", "=", "ALIVE")], limit=10_000))
+
+
+@pytest.fixture(scope="module")
+def session():
+    with dataflow.Session(parallelism=2) as s:
+        n = 20_000
+        s.register(
+            "t",
+            pa.table({
+                "k": pa.array([i % 7 for i in range(n)], pa.int64()),
+                "s": pa.array([str(i) if i != 12_345 else "oops" for i in range(n)]),
+            }),
+        )
+        yield s
+
+
+def count_by_k(s: dataflow.Session) -> pa.Table:
+    return s.table("t").group_by("k").agg(F.count().alias("n")).sort("k").to_arrow()
+
+
+def test_error_in_an_operator_names_it_and_session_survives(session):
+    assert count_by_k(session).column("n").to_pylist() == [2858, 2857, 2857, 2857, 2857, 2857, 2857]
+    before = alive_actors()
+    bad = session.table("t").select(col("k"), col("s").cast("int64").alias("i")).group_by("k").agg(F.sum("i"))
+    with pytest.raises(dataflow.ExecutionError) as info:
+        bad.to_arrow()
+    err = info.value
+    assert err.operator == "Project"
+    assert err.instance in (0, 1)
+    assert "oops" in str(err)  # the original message
+    assert "Traceback" in err.remote_traceback
+    # the Session still answers, and the pool holds as many actors as before
+    assert count_by_k(session).num_rows == 7
+    assert alive_actors() == before
+
+
+def test_unknown_column_is_named_with_near_matches(session):
+    with pytest.raises(dataflow.UnknownColumnError) as info:
+        session.table("t").select(col("kk"))
+    assert "'kk'" in str(info.value) and "'k'" in str(info.value)
+
+
+def test_cancel_returns_actors(session):
+    before = alive_actors()
+    big = session.table("t").join(session.table("t").select(col("k").alias("k2")), how="cross")
+    job = big.agg(F.count().alias("n")).submit()
+    job.cancel()
+    with pytest.raises(dataflow.JobCancelled):
+        job.result()
+    assert count_by_k(session).num_rows == 7
+    assert alive_actors() == before
+    assert ray.is_initialized()

@@ -1,0 +1,111 @@
+"""Physical planning, exchange placement and stage cutting, without Ray."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from dataflow import logical as L
+from dataflow.builder import aggregate
+from dataflow.errors import PlanError
+from dataflow.expr import AggCall, ColumnRef, NamedExpr, SortKey
+from dataflow.optimizer import OptimizerConfig, optimize
+from dataflow.physical import PExchange, PHashAggregate, PHashJoin, walk
+from dataflow.runtime.stages import build_stages
+from dataflow.types import schema_from_arrow
+
+
+def scan(name: str, rows: int, **cols: pa.DataType) -> L.Scan:
+    schema = schema_from_arrow(pa.schema(list(cols.items())))
+    return L.Scan(table=name, source=L.MemorySource(table_id=name, num_rows=rows), table_schema=schema)
+
+
+def c(name: str) -> ColumnRef:
+    return ColumnRef(name=name)
+
+
+FACT = scan("fact", 10_000_000, f_key=pa.int64(), f_val=pa.float64())
+DIM = scan("dim", 100, d_key=pa.int64(), d_name=pa.string())
+
+
+def exchanges(plan) -> list[str]:
+    return [n.mode for n in walk(plan) if isinstance(n, PExchange)]
+
+
+def test_small_build_side_is_broadcast():
+    j = L.Join(left=FACT, right=DIM, how="inner", left_keys=(c("f_key"),), right_keys=(c("d_key"),))
+    p = optimize(j, OptimizerConfig(dop=4)).physical
+    join = next(n for n in walk(p) if isinstance(n, PHashJoin))
+    assert join.strategy == "broadcast"
+    assert exchanges(p) == ["gather", "broadcast"]
+
+
+def test_large_build_side_is_partitioned_on_both_sides():
+    j = L.Join(left=DIM, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    p = optimize(j, OptimizerConfig(dop=4)).physical
+    join = next(n for n in walk(p) if isinstance(n, PHashJoin))
+    assert join.strategy == "partitioned"
+    assert sorted(exchanges(p)) == ["gather", "hash", "hash"]
+
+
+def test_two_phase_aggregate_shuffles_between_partial_and_final():
+    agg = aggregate(FACT, [NamedExpr(name="f_key", expr=c("f_key"))],
+                    [NamedExpr(name="f_key", expr=c("f_key")), NamedExpr(name="s", expr=AggCall(fn="sum", arg=c("f_val")))])
+    p = optimize(agg, OptimizerConfig(dop=3)).physical
+    modes = [n.mode for n in walk(p) if isinstance(n, PHashAggregate)]
+    assert modes == ["final", "partial"]
+    assert exchanges(p) == ["gather", "hash"]
+
+
+def test_no_reshuffle_when_already_partitioned():
+    # aggregate on the join key after a partitioned join: no second hash exchange
+    j = L.Join(left=DIM, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    agg = L.Aggregate(input=j, keys=(NamedExpr(name="d_key", expr=c("d_key")),),
+                      aggs=(NamedExpr(name="n", expr=AggCall(fn="count_star")),))
+    p = optimize(agg, OptimizerConfig(dop=2, disabled_rules=frozenset())).physical
+    assert exchanges(p).count("hash") == 2  # the two join inputs only
+    assert [n.mode for n in walk(p) if isinstance(n, PHashAggregate)] == ["single"]
+
+
+def test_sort_gathers_with_merge():
+    s = L.Sort(input=FACT, keys=(SortKey(expr=c("f_val"), ascending=False),))
+    p = optimize(s, OptimizerConfig(dop=2)).physical
+    assert exchanges(p) == ["gather_merge"]
+
+
+def test_dop_one_has_no_exchanges():
+    j = L.Join(left=FACT, right=DIM, how="left", left_keys=(c("f_key"),), right_keys=(c("d_key"),))
+    p = optimize(j, OptimizerConfig(dop=1)).physical
+    assert exchanges(p) == []
+
+
+def test_stages_chained_and_unchained():
+    from dataflow.expr import Call, literal
+
+    dim = L.Filter(input=DIM, predicate=Call(fn="gt", args=(c("d_key"), literal(3))))
+    j = L.Join(left=dim, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    p = optimize(j, OptimizerConfig(dop=2)).physical
+    chained = build_stages(p, chain=True)
+    # the join with its gather in the caller, and one stage per hashed input
+    assert len(chained.stages) == 3
+    assert chained.instances() == 6
+    assert [len(s.operators) for s in chained.stages] == [1, 2, 1]
+    unchained = build_stages(p, chain=False)
+    ops = sum(len(s.operators) for s in unchained.stages)
+    assert all(len(s.operators) == 1 for s in unchained.stages)
+    assert unchained.instances() == 2 * ops
+    assert {e.mode for e in unchained.edges} >= {"forward", "hash"}
+
+
+def test_plans_round_trip_through_json():
+    j = L.Join(left=FACT, right=DIM, how="inner", left_keys=(c("f_key"),), right_keys=(c("d_key"),))
+    assert L.load_plan(j.model_dump_json()) == j
+    from dataflow.physical import load_physical
+
+    p = optimize(j, OptimizerConfig(dop=2)).physical
+    assert load_physical(p.model_dump_json()) == p
+
+
+def test_unknown_rule_is_an_error():
+    with pytest.raises(PlanError, match="unknown optimizer rule"):
+        optimize(FACT, OptimizerConfig(disabled_rules=frozenset({"no_such_rule"})))
