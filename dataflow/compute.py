@@ -413,11 +413,17 @@ def _as_decimal(v: Value) -> Value:
     """An integer or decimal value as a decimal (integers exactly, see _int_decimal)."""
     if pa.types.is_decimal(v.type):
         return v
-    # Arrow checks the precision against the integer type, not the value: go through
-    # the type's width, then narrow (checked per value) for a constant
-    out = v.cast(_int_decimal(None, v.type))
-    t = _int_decimal(v, v.type)
-    return out if out.type == t else out.cast(t)
+    return _int_to_decimal(v, _int_decimal(v, v.type))
+
+
+def _int_to_decimal(v: Value, target: pa.DataType) -> Value:
+    """Cast integers to a decimal. Arrow checks the precision against the integer
+    type, not the values, so go through the type's full width, then narrow (which is
+    checked value by value)."""
+    width = _int_decimal(None, v.type).precision + target.scale
+    ctor = pa.decimal128 if width <= _MAX_DEC128 else pa.decimal256
+    out = v.cast(ctor(width, target.scale))
+    return out if out.type == target else out.cast(target)
 
 
 def _supertype(ta: pa.DataType, tb: pa.DataType, va: Value | None = None, vb: Value | None = None) -> pa.DataType:
@@ -464,14 +470,7 @@ def _common_type(values: Sequence[Value]) -> pa.DataType:
 
 def _coerce(v: Value, t: pa.DataType) -> Value:
     """Cast ``v`` to ``t`` for unification; a string that does not parse is a PlanError."""
-    if v.type == t:
-        return v
-    if _is_string(v.type) and not _is_string(t):
-        return _cast_to(v, t)
-    try:
-        return v.cast(t)
-    except _ARROW_ERRORS as e:
-        raise PlanError(f"cannot convert {v.type} to {t}: {e}") from e
+    return v if v.type == t else _cast_to(v, t)
 
 
 def _unify(values: Sequence[Value]) -> list[Value]:
@@ -1001,6 +1000,10 @@ def _cast_to(v: Value, target: pa.DataType) -> Value:
     try:
         if pa.types.is_null(src):
             return v.cast(target)
+        if pa.types.is_decimal(target) and pa.types.is_integer(src):
+            return _int_to_decimal(v, target)
+        if pa.types.is_decimal(target) and _is_string(src):
+            return _string_to_decimal(v, target)
         if pa.types.is_integer(target) and pa.types.is_floating(src):
             v = pc.round(v, round_mode="half_to_even")  # DuckDB rounds doubles half to even
         elif pa.types.is_integer(target) and pa.types.is_decimal(src):
@@ -1014,6 +1017,16 @@ def _cast_to(v: Value, target: pa.DataType) -> Value:
     except _ARROW_ERRORS as e:
         what = repr(v.as_py()) if _is_const(v) else f"a value of type {src}"
         raise PlanError(f"cannot cast {what} to {target}: {e}") from e
+
+
+def _string_to_decimal(v: Value, target: pa.DataType) -> Value:
+    v = pc.utf8_trim(v.cast(pa.string()), characters=" ")
+    try:
+        return v.cast(target)
+    except pa.ArrowInvalid:
+        # more fractional digits than the target holds: DuckDB rounds, Arrow refuses
+        wide = v.cast(pa.decimal256(_MAX_DEC256, _MAX_DEC128))
+        return pc.round(wide, ndigits=target.scale, round_mode="half_towards_infinity").cast(target)
 
 
 def _cast(v: Value, to: str) -> Value:
