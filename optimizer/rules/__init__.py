@@ -6,4 +6,10 @@ from collections.abc import Callable
 
 from dataflow.logical import LogicalPlan
 
-LOGICAL_RULES: list[tuple[str, Callable[[LogicalPlan], LogicalPlan]]] = []
+from .push_down_filter import push_down_filter
+from .push_down_projection import push_down_projection
+
+LOGICAL_RULES: list[tuple[str, Callable[[LogicalPlan], LogicalPlan]]] = [
+    ("push_down_filter", push_down_filter),
+    ("push_down_projection", push_down_projection),
+]

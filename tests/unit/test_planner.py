@@ -84,7 +84,7 @@ def test_stages_chained_and_unchained():
 
     dim = L.Filter(input=DIM, predicate=Call(fn="gt", args=(c("d_key"), literal(3))))
     j = L.Join(left=dim, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
-    p = optimize(j, OptimizerConfig(dop=2)).physical
+    p = optimize(j, OptimizerConfig(dop=2, disabled_rules=frozenset({"push_down_filter"}))).physical
     chained = build_stages(p, chain=True)
     # the join with its gather in the caller, and one stage per hashed input
     assert len(chained.stages) == 3
@@ -109,3 +109,20 @@ def test_plans_round_trip_through_json():
 def test_unknown_rule_is_an_error():
     with pytest.raises(PlanError, match="unknown optimizer rule"):
         optimize(FACT, OptimizerConfig(disabled_rules=frozenset({"no_such_rule"})))
+
+
+def test_filters_reach_scans_and_only_used_columns_are_read():
+    from dataflow.expr import Call, literal
+
+    j = L.Join(left=FACT, right=DIM, how="cross")
+    pred = Call(fn="and", args=(
+        Call(fn="eq", args=(c("f_key"), c("d_key"))),
+        Call(fn="gt", args=(c("d_key"), literal(3))),
+    ))
+    q = L.Project(input=L.Filter(input=j, predicate=pred), exprs=(NamedExpr(name="d_name", expr=c("d_name")),))
+    opt = optimize(q, OptimizerConfig(dop=2))
+    text = L.render(opt.logical)
+    # the cross join became an equi-join, the one-sided predicate reached the dim scan
+    assert "Join inner on f_key = d_key" in text
+    assert "Scan dim columns=[d_key, d_name] filters=[(d_key > 3)]" in text
+    assert "Scan fact columns=[f_key]" in text
