@@ -1,0 +1,27 @@
+"""Filter: keep the rows for which the predicate is true."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from dataflow.compute import evaluate_predicate
+
+from ._util import conform_batch
+from .base import Operator
+
+
+class Filter(Operator):
+    """Keep the rows where ``node.predicate`` is true (NULL counts as false); empty
+    results are not emitted."""
+
+    def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        pred = self.node.predicate
+        for batch in inputs[0]:
+            if not batch.num_rows:
+                continue
+            mask = evaluate_predicate(pred, batch)
+            out = batch.filter(mask)
+            if out.num_rows:
+                yield conform_batch(out, self.schema)

@@ -1,0 +1,575 @@
+"""Hash join on Acero: the hash table is built once on the right (build) input and the
+left (probe) input streams through it.
+
+The build side is materialized and fed to Acero as a ``table_source``; the probe side is
+a ``record_batch_reader_source`` over the incoming stream, and the output is pulled
+lazily with ``Declaration.to_reader()``. A :class:`ProbeGate` keeps Acero from reading
+the probe stream far ahead of the consumer, so memory holds a few batches of output
+rather than the whole probe output (Acero's own backpressure only starts at 1 GiB).
+
+A residual ``condition`` is handed to Acero as its ``filter_expression`` when it
+translates to a ``pyarrow.compute.Expression`` (:func:`to_acero_expression`); otherwise
+the join runs without it and the condition is evaluated on the output, tracking which
+probe and build rows found a match (see :class:`HashJoin`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.acero as ac
+import pyarrow.compute as pc
+
+from dataflow.compute import evaluate_predicate
+from dataflow.errors import DataflowError
+from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal
+from dataflow.types import parse_type, schema_to_arrow
+
+from ._util import conform_batch, numpy_bool, to_table
+from .base import Operator, TaskContext
+
+ACERO_JOIN_TYPES = {
+    "inner": "inner",
+    "left": "left outer",
+    "right": "right outer",
+    "full": "full outer",
+    "semi": "left semi",
+    "anti": "left anti",
+}
+
+# Hidden columns added to the join inputs (never part of the output).
+SEQ = "__df_probe_seq"  # probe batch number, for the gate
+PID = "__df_probe_row"  # probe row number, for matched-row tracking
+BID = "__df_build_row"  # build row number, for matched-row tracking
+
+
+class HashJoin(Operator):
+    """Equi-join of the left (probe) and right (build) inputs on ``left_keys`` =
+    ``right_keys``: inner, left, right, full, semi or anti (semi/anti output the left
+    rows that have / have no match). NULL keys never match; keys of different types
+    are cast to a common type first. ``condition`` is part of the match.
+
+    ``null_aware`` (anti only, SQL ``NOT IN``): a NULL key on the build side empties
+    the output; otherwise probe rows with a NULL key are dropped unless the build side
+    is empty. Output columns: left then right (semi/anti: left only); row order is
+    not preserved.
+
+    ``use_acero_filter`` may be turned off to force the fallback path for conditions
+    (the tests use this to check both)."""
+
+    use_acero_filter: bool = True
+    gate_window: int = 4  # probe batches Acero may read ahead of the output consumed
+
+    def __init__(self, node: Any, ctx: TaskContext, node_id: str = "0") -> None:
+        super().__init__(node, ctx, node_id)
+        if node.how not in ACERO_JOIN_TYPES:
+            raise DataflowError(f"hash join does not support join type {node.how!r}")
+        if not node.left_keys or len(node.left_keys) != len(node.right_keys):
+            raise DataflowError("hash join needs the same number (at least one) of left and right keys")
+        if node.null_aware and node.how != "anti":
+            raise DataflowError("null_aware applies only to anti joins")
+        self.left_schema = schema_to_arrow(node.left.schema)
+        self.right_schema = schema_to_arrow(node.right.schema)
+        self.how: str = node.how
+        self.key_types = [
+            common_key_type(self.left_schema.field(lk).type, self.right_schema.field(rk).type)
+            for lk, rk in zip(node.left_keys, node.right_keys, strict=True)
+        ]
+
+    # -- driver ---------------------------------------------------------------------
+
+    def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        build = to_table(inputs[1], self.right_schema)
+        probe = inputs[0]
+        if self.node.null_aware:
+            if build.num_rows and any(build.column(k).null_count for k in self.node.right_keys):
+                return  # x NOT IN (..., NULL, ...) is never true
+            if build.num_rows:
+                probe = self._drop_null_keys(probe)
+        if build.num_rows == 0:
+            yield from self._empty_build(probe)
+            return
+        cond = self.node.condition
+        expr = None
+        if cond is not None and self.use_acero_filter:
+            expr = to_acero_expression(cond)
+            if expr is not None and not _binds(
+                expr, pa.schema(list(self.left_schema) + list(self.right_schema))
+            ):
+                expr = None
+        if cond is None or expr is not None:
+            yield from self._run_acero(probe, build, expr)
+        else:
+            yield from self._run_with_residual(probe, build, cond)
+
+    def _drop_null_keys(self, probe: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in probe:
+            mask = None
+            for k in self.node.left_keys:
+                valid = pc.is_valid(b.column(k))
+                mask = valid if mask is None else pc.and_(mask, valid)
+            b = b.filter(mask)
+            if b.num_rows:
+                yield b
+
+    def _empty_build(self, probe: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """The join against an empty build side: no probe row has a match."""
+        if self.how in ("inner", "semi", "right"):
+            return
+        for b in probe:
+            if not b.num_rows:
+                continue
+            b = conform_batch(b, self.left_schema)
+            if self.how == "anti":
+                yield conform_batch(b, self.schema)
+            else:  # left, full
+                yield self._pad_right(b)
+
+    # -- Acero plumbing ---------------------------------------------------------------
+
+    def _key_columns(
+        self, data: pa.RecordBatch | pa.Table, keys: tuple[str, ...], side: str
+    ) -> tuple[list[str], list[str], list[Any]]:
+        """Acero key names for one side; keys whose type differs from the common type
+        get a hidden cast copy. Returns (key names, hidden names, hidden arrays)."""
+        names, hidden, arrays = [], [], []
+        for i, (k, t) in enumerate(zip(keys, self.key_types, strict=True)):
+            if data.schema.field(k).type == t:
+                names.append(k)
+            else:
+                name = f"__df_{side}key{i}"
+                names.append(name)
+                hidden.append(name)
+                arrays.append(data.column(k).cast(t))
+        return names, hidden, arrays
+
+    def _declaration(
+        self,
+        probe: Iterator[pa.RecordBatch],
+        build: pa.Table,
+        join_type: str,
+        expr: pc.Expression | None,
+        gate: ProbeGate,
+        with_pid: bool,
+        with_bid: bool,
+    ) -> ac.Declaration:
+        """The Acero plan: ``probe`` (plus hidden columns) joined with ``build``."""
+        b_keys, b_hidden, b_arrays = self._key_columns(build, self.node.right_keys, "r")
+        for name, arr in zip(b_hidden, b_arrays, strict=True):
+            build = build.append_column(name, arr)
+        if with_bid:
+            build = build.append_column(BID, pa.array(np.arange(build.num_rows, dtype=np.int64)))
+
+        p_keys, p_hidden, p_arrays = self._key_columns(
+            self.left_schema.empty_table(), self.node.left_keys, "l"
+        )
+        fields = list(self.left_schema)
+        fields += [pa.field(n, a.type) for n, a in zip(p_hidden, p_arrays, strict=True)]
+        fields.append(pa.field(SEQ, pa.int64()))
+        if with_pid:
+            fields.append(pa.field(PID, pa.int64()))
+        probe_schema = pa.schema(fields)
+
+        def feed() -> Iterator[pa.RecordBatch]:
+            seq = 0
+            next_pid = 0
+            try:
+                for b in probe:
+                    if not b.num_rows:
+                        continue
+                    if not gate.admit(seq):
+                        return
+                    b = conform_batch(b, self.left_schema)
+                    n = b.num_rows
+                    arrays = list(b.columns)
+                    arrays += self._key_columns(b, self.node.left_keys, "l")[2]
+                    arrays.append(pa.array(np.full(n, seq, dtype=np.int64)))
+                    if with_pid:
+                        arrays.append(pa.array(np.arange(next_pid, next_pid + n, dtype=np.int64)))
+                    next_pid += n
+                    seq += 1
+                    yield pa.RecordBatch.from_arrays(arrays, schema=probe_schema)
+            except BaseException as e:  # re-raised by the consumer, with its own type
+                gate.error = e
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(probe_schema, feed())
+        left_out = [*self.left_schema.names, SEQ] + ([PID] if with_pid else [])
+        right_out = [] if join_type in ("left semi", "left anti") else list(self.right_schema.names)
+        if with_bid:
+            right_out.append(BID)
+        opts = ac.HashJoinNodeOptions(
+            join_type,
+            p_keys,
+            b_keys,
+            left_output=left_out,
+            right_output=right_out or None,
+            filter_expression=expr,
+        )
+        decl = ac.Declaration(
+            "hashjoin",
+            opts,
+            inputs=[
+                ac.Declaration("record_batch_reader_source", ac.RecordBatchReaderSourceNodeOptions(reader)),
+                ac.Declaration("table_source", ac.TableSourceNodeOptions(build)),
+            ],
+        )
+        return decl
+
+    def _stream(self, decl: ac.Declaration, gate: ProbeGate) -> Iterator[pa.RecordBatch]:
+        """Pull the join output, reporting progress to the gate."""
+        reader = decl.to_reader()
+        try:
+            while True:
+                gate.consumer_waiting()
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except Exception:
+                    if gate.error is not None:
+                        raise gate.error from None
+                    raise
+                seq = batch.column(SEQ)
+                gate.consumer_got(pc.max(seq).as_py() if seq.null_count < len(seq) else None)
+                if batch.num_rows:
+                    yield batch
+            if gate.error is not None:
+                raise gate.error
+        finally:
+            gate.close()
+            reader.close()
+
+    def _run_acero(
+        self, probe: Iterator[pa.RecordBatch], build: pa.Table, expr: pc.Expression | None
+    ) -> Iterator[pa.RecordBatch]:
+        """The join done entirely by Acero (no condition, or one Acero can evaluate)."""
+        gate = ProbeGate(self.gate_window)
+        decl = self._declaration(probe, build, ACERO_JOIN_TYPES[self.how], expr, gate, False, False)
+        for batch in self._stream(decl, gate):
+            yield conform_batch(batch.drop_columns([SEQ]), self.schema)
+
+    # -- residual conditions Acero cannot evaluate --------------------------------------
+
+    def _run_with_residual(
+        self, probe: Iterator[pa.RecordBatch], build: pa.Table, cond: ExprNode
+    ) -> Iterator[pa.RecordBatch]:
+        """The join with ``cond`` evaluated by :mod:`dataflow.compute` on Acero's output.
+
+        inner/right/semi run an Acero inner join; left/full/anti run a left outer join
+        so that a probe row without any key match comes out (once, with NULL build
+        columns) and is known to be unmatched right away. Probe rows whose key pairs
+        all fail the condition are kept aside (one row each) until the end, then
+        emitted if no pair of theirs passed; build rows without a passing pair are
+        emitted at the end for right/full joins."""
+        how = self.how
+        outer_probe = how in ("left", "full", "anti")
+        with_pid = how in ("left", "full", "semi", "anti")
+        with_bid = how in ("right", "full")
+        gate = ProbeGate(self.gate_window)
+        decl = self._declaration(
+            probe, build, "left outer" if outer_probe else "inner", None, gate, with_pid, with_bid
+        )
+        left_names = self.left_schema.names
+        pair_names = left_names + self.right_schema.names
+        probe_matched = _Bitmap()
+        build_matched = np.zeros(build.num_rows, dtype=bool)
+        pending: list[pa.RecordBatch] = []  # probe rows (left columns + PID) whose pairs all failed so far
+        pending_rows = 0
+        compact_at = max(1 << 20, self.ctx.batch_rows)
+
+        for batch in self._stream(decl, gate):
+            if outer_probe:
+                # a NULL build key means no key match (NULL keys never match)
+                nomatch = numpy_bool(pc.is_null(batch.column(self.node.right_keys[0])))
+            else:
+                nomatch = np.zeros(batch.num_rows, dtype=bool)
+            if nomatch.any():
+                lonely = batch.filter(pa.array(nomatch))
+                if how == "anti":
+                    yield conform_batch(lonely.select(left_names), self.schema)
+                elif how in ("left", "full"):
+                    yield self._pad_right(lonely.select(left_names))
+                batch = batch.filter(pa.array(~nomatch))
+                if not batch.num_rows:
+                    continue
+            passed = numpy_bool(evaluate_predicate(cond, batch.select(pair_names)))
+            if how == "semi":
+                yield from self._first_matches(batch, passed, probe_matched)
+            elif with_pid:
+                probe_matched.set(batch.column(PID).to_numpy()[passed])
+            if with_bid:
+                build_matched[batch.column(BID).to_numpy()[passed]] = True
+            if how in ("inner", "left", "right", "full") and passed.any():
+                yield conform_batch(batch.filter(pa.array(passed)).select(pair_names), self.schema)
+            if outer_probe and not passed.all():
+                failed = batch.filter(pa.array(~passed)).select([*left_names, PID])
+                pending.append(failed)
+                pending_rows += failed.num_rows
+                if pending_rows >= compact_at:
+                    pending = [self._unmatched(pending, probe_matched)]
+                    pending_rows = pending[0].num_rows
+                    compact_at = max(compact_at, 2 * pending_rows)
+
+        if outer_probe and pending:
+            rest = self._unmatched(pending, probe_matched).select(left_names)
+            if rest.num_rows:
+                yield conform_batch(rest, self.schema) if how == "anti" else self._pad_right(rest)
+        if with_bid and not build_matched.all():
+            rest = build.filter(pa.array(~build_matched))
+            yield from (self._pad_left(b) for b in rest.to_batches() if b.num_rows)
+
+    def _first_matches(
+        self, batch: pa.RecordBatch, passed: np.ndarray, matched: _Bitmap
+    ) -> Iterator[pa.RecordBatch]:
+        """Semi join: the left columns of the probe rows matching for the first time."""
+        idx = np.flatnonzero(passed)
+        if not len(idx):
+            return
+        ids, first = np.unique(batch.column(PID).to_numpy()[idx], return_index=True)
+        fresh = ~matched.get(ids)
+        matched.set(ids)
+        if fresh.any():
+            rows = pa.array(idx[first[fresh]])
+            yield conform_batch(batch.select(self.left_schema.names).take(rows), self.schema)
+
+    @staticmethod
+    def _unmatched(pending: list[pa.RecordBatch], matched: _Bitmap) -> pa.RecordBatch:
+        """One row per probe row id of ``pending`` that never had a passing pair."""
+        table = pa.Table.from_batches(pending).combine_chunks()
+        pids = table.column(PID).to_numpy()
+        keep = ~matched.get(pids)
+        ids, first = np.unique(pids[keep], return_index=True)
+        rows = np.flatnonzero(keep)[first]
+        out = table.take(pa.array(rows))
+        return out.to_batches()[0] if out.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+    def _pad_right(self, left: pa.RecordBatch) -> pa.RecordBatch:
+        """Left rows with NULLs for every right column."""
+        n = left.num_rows
+        arrays = list(conform_batch(left, self.left_schema).columns)
+        arrays += [pa.nulls(n, f.type) for f in self.right_schema]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _pad_left(self, right: pa.RecordBatch) -> pa.RecordBatch:
+        """Right rows with NULLs for every left column."""
+        n = right.num_rows
+        arrays = [pa.nulls(n, f.type) for f in self.left_schema]
+        arrays += list(conform_batch(right.select(self.right_schema.names), self.right_schema).columns)
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+class _Bitmap:
+    """A growable set of row ids, as numpy booleans."""
+
+    def __init__(self) -> None:
+        self.bits = np.zeros(1024, dtype=bool)
+
+    def _grow(self, ids: np.ndarray) -> None:
+        top = int(ids.max()) if len(ids) else 0
+        if top >= len(self.bits):
+            size = max(top + 1, 2 * len(self.bits))
+            self.bits = np.concatenate([self.bits, np.zeros(size - len(self.bits), dtype=bool)])
+
+    def set(self, ids: np.ndarray) -> None:
+        self._grow(ids)
+        self.bits[ids] = True
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        self._grow(ids)
+        return self.bits[ids]
+
+
+class ProbeGate:
+    """Flow control between the thread Acero reads the probe stream on and the consumer.
+
+    Acero's sink only pauses its sources once 1 GiB of output is queued, so a slow
+    consumer would otherwise let it read (and join) most of the probe side ahead. The
+    feeding generator calls :meth:`admit` before handing batch ``seq`` to Acero: it
+    passes when the consumer has seen output of a batch within ``window`` of it, or
+    when the consumer has been waiting for output for a while (Acero has nothing
+    queued, e.g. a selective join), one batch per ``patience`` seconds."""
+
+    def __init__(self, window: int = 4, patience: float = 0.001) -> None:
+        self.window = window
+        self.patience = patience
+        self.cond = threading.Condition()
+        self.seen = -1  # highest probe batch number seen in the output
+        self.waiting_since: float | None = None
+        self.closed = False
+        self.error: BaseException | None = None
+
+    def admit(self, seq: int) -> bool:
+        """Block until batch ``seq`` may go to Acero; ``False`` once the join is closed."""
+        with self.cond:
+            while not self.closed and seq > self.seen + self.window:
+                if self.waiting_since is not None:
+                    waited = time.monotonic() - self.waiting_since
+                    if waited >= self.patience:
+                        self.waiting_since = time.monotonic()  # one batch per patience
+                        return True
+                    self.cond.wait(self.patience - waited)
+                else:
+                    self.cond.wait()
+            return not self.closed
+
+    def consumer_waiting(self) -> None:
+        with self.cond:
+            self.waiting_since = time.monotonic()
+            self.cond.notify_all()
+
+    def consumer_got(self, seq: int | None) -> None:
+        with self.cond:
+            self.waiting_since = None
+            if seq is not None and seq > self.seen:
+                self.seen = seq
+            self.cond.notify_all()
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+# -- key types ----------------------------------------------------------------------------
+
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
+
+
+def common_key_type(a: pa.DataType, b: pa.DataType) -> pa.DataType:
+    """The type both join keys are cast to before hashing."""
+    if a == b:
+        return a
+    t = pa.types
+    if _is_stringy(a) and _is_stringy(b):
+        return pa.string()
+    if _is_binaryish(a) and _is_binaryish(b):
+        return pa.binary()
+    if t.is_integer(a) and t.is_integer(b):
+        if t.is_unsigned_integer(a) and t.is_unsigned_integer(b):
+            return a if a.bit_width >= b.bit_width else b
+        if t.is_signed_integer(a) and t.is_signed_integer(b):
+            return a if a.bit_width >= b.bit_width else b
+        return pa.int64()
+    if (t.is_decimal(a) or t.is_integer(a)) and (t.is_decimal(b) or t.is_integer(b)):
+        pa_, sa = _decimal_shape(a)
+        pb, sb = _decimal_shape(b)
+        scale = max(sa, sb)
+        precision = max(pa_ - sa, pb - sb) + scale
+        if precision > 38:
+            return pa.decimal256(min(precision, 76), scale)
+        return pa.decimal128(precision, scale)
+    if (t.is_floating(a) or t.is_integer(a) or t.is_decimal(a)) and (
+        t.is_floating(b) or t.is_integer(b) or t.is_decimal(b)
+    ):
+        return pa.float64()
+    if t.is_date(a) and t.is_date(b):
+        return pa.date32()
+    if t.is_timestamp(a) and t.is_timestamp(b):
+        units = ["s", "ms", "us", "ns"]
+        return pa.timestamp(max(a.unit, b.unit, key=units.index), tz=a.tz or b.tz)
+    try:
+        merged = pa.unify_schemas(
+            [pa.schema([("k", a)]), pa.schema([("k", b)])], promote_options="permissive"
+        )
+        return merged.field("k").type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise DataflowError(f"cannot join keys of types {a} and {b}") from e
+
+
+def _is_stringy(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or t == pa.string_view()
+
+
+def _is_binaryish(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or t == pa.binary_view()
+
+
+def _decimal_shape(t: pa.DataType) -> tuple[int, int]:
+    if pa.types.is_decimal(t):
+        return t.precision, t.scale
+    if pa.types.is_unsigned_integer(t):
+        return _INT_DIGITS[t.bit_width] + (1 if t.bit_width == 64 else 0), 0
+    return _INT_DIGITS[t.bit_width], 0
+
+
+# -- residual conditions as Acero expressions ----------------------------------------------
+
+_COMPARE = {
+    "eq": pc.equal,
+    "ne": pc.not_equal,
+    "lt": pc.less,
+    "le": pc.less_equal,
+    "gt": pc.greater,
+    "ge": pc.greater_equal,
+}
+_ARITH = {"add": "add_checked", "subtract": "subtract_checked", "multiply": "multiply_checked"}
+
+
+def to_acero_expression(node: ExprNode) -> pc.Expression | None:
+    """``node`` as a ``pyarrow.compute.Expression`` with SQL semantics, or ``None`` when
+    it uses anything outside the safe subset (columns, literals, comparisons, AND / OR /
+    NOT, IS [NOT] NULL, BETWEEN, IN lists, + - *)."""
+    try:
+        return _translate(node)
+    except _Untranslatable:
+        return None
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def _translate(node: ExprNode) -> pc.Expression:
+    if isinstance(node, ColumnRef):
+        return pc.field(node.name)
+    if isinstance(node, Literal):
+        if node.type == "null":
+            raise _Untranslatable
+        return pc.scalar(pa.scalar(node.py_value(), type=parse_type(node.type)))
+    if isinstance(node, InList):
+        if not node.values:
+            raise _Untranslatable
+        x = _translate(node.expr)
+        out = None
+        for v in node.values:
+            term = pc.equal(x, _translate(v))
+            out = term if out is None else pc.or_kleene(out, term)
+        return pc.invert(out) if node.negated else out
+    if not isinstance(node, Call):
+        raise _Untranslatable
+    fn, args = node.fn, node.args
+    if fn in _COMPARE and len(args) == 2:
+        return _COMPARE[fn](_translate(args[0]), _translate(args[1]))
+    if fn in ("and", "or") and args:
+        parts = [_translate(a) for a in args]
+        out = parts[0]
+        for p in parts[1:]:
+            out = pc.and_kleene(out, p) if fn == "and" else pc.or_kleene(out, p)
+        return out
+    if fn == "not" and len(args) == 1:
+        return pc.invert(_translate(args[0]))
+    if fn == "is_null" and len(args) == 1:
+        return pc.is_null(_translate(args[0]))
+    if fn == "is_not_null" and len(args) == 1:
+        return pc.is_valid(_translate(args[0]))
+    if fn == "between" and len(args) == 3:
+        x, lo, hi = (_translate(a) for a in args)
+        return pc.and_kleene(pc.greater_equal(x, lo), pc.less_equal(x, hi))
+    if fn in _ARITH and len(args) == 2:
+        return pc.Expression._call(_ARITH[fn], [_translate(args[0]), _translate(args[1])])
+    raise _Untranslatable
+
+
+def _binds(expr: pc.Expression, schema: pa.Schema) -> bool:
+    """Whether Acero can evaluate ``expr`` as a boolean filter over ``schema``."""
+    try:
+        schema.empty_table().filter(expr)
+        return True
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        return False

@@ -1,0 +1,35 @@
+"""Project: compute the output columns from expressions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from dataflow.compute import evaluate
+
+from ._util import as_array
+from .base import Operator
+
+
+class Project(Operator):
+    """Evaluate ``node.exprs`` over each input batch; one output column per
+    expression, cast to the output schema's type."""
+
+    def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        exprs = self.node.exprs
+        for batch in inputs[0]:
+            n = batch.num_rows
+            if not n:
+                continue
+            arrays = []
+            for e, field in zip(exprs, self.schema, strict=True):
+                arr = as_array(evaluate(e.expr, batch), n)
+                if arr.type != field.type:
+                    arr = arr.cast(field.type)
+                arrays.append(arr)
+            yield (
+                pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+                if arrays
+                else pa.RecordBatch.from_pydict({}, schema=self.schema)
+            )

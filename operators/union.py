@@ -1,0 +1,21 @@
+"""Union all: concatenate the input streams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from ._util import conform_batch
+from .base import Operator
+
+
+class Union(Operator):
+    """Pass on every input stream in order (instance i receives partition i of each
+    input), each batch cast to the output schema by column position."""
+
+    def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        for stream in inputs:
+            for batch in stream:
+                if batch.num_rows:
+                    yield conform_batch(batch, self.schema)
