@@ -575,33 +575,54 @@ def _arith(op: str) -> Callable[[list[Value], int], Value]:
 
 
 def _decimal_arith(op: str, a: Value, b: Value) -> Value:
-    """Decimal +, -, * with DuckDB's result precision and scale, capped at 38 digits.
+    """Decimal +, -, * with DuckDB's result scale and precision (capped at 38 digits).
 
-    Arrow would raise when its own result precision exceeds 38 (e.g. decimal(31, 4)
-    * decimal(16, 2)), so such operations run on decimal256 and the result is cast
-    back to decimal128(38, s), which only fails if a value really overflows.
+    Arrow raises when its own result precision exceeds 38 (e.g. decimal(31, 4) *
+    decimal(16, 2), whose product type is decimal(48, 6)). Then the operands are
+    narrowed to the digits their values actually use (exact, and usually enough to
+    stay in fast decimal128), else widened to decimal256; the result is cast to the
+    decimal128 target, which fails only if a value really overflows 38 digits.
     """
     p1, s1, p2, s2 = a.type.precision, a.type.scale, b.type.precision, b.type.scale
     if op == "multiply":
-        scale = s1 + s2
-        precision = p1 + p2
-        arrow_precision = p1 + p2 + 1
+        scale, precision = s1 + s2, p1 + p2
     else:
         scale = max(s1, s2)
         precision = max(p1 - s1, p2 - s2) + scale + 1
-        arrow_precision = precision
     target = _decimal_type(precision, scale)
-    if arrow_precision > _MAX_DEC128 or pa.types.is_decimal256(a.type) or pa.types.is_decimal256(b.type):
-        if op == "multiply" and arrow_precision > _MAX_DEC256:
-            # narrow the wider operand so decimal256 can hold the product
-            if p1 >= p2:
-                p1 = max(s1 + 1, _MAX_DEC256 - 1 - p2)
-            else:
-                p2 = max(s2 + 1, _MAX_DEC256 - 1 - p1)
-        a = a.cast(pa.decimal256(p1, s1))
-        b = b.cast(pa.decimal256(p2, s2))
+    wide = pa.types.is_decimal256(a.type) or pa.types.is_decimal256(b.type)
+    if wide or _arrow_decimal_precision(op, p1, s1, p2, s2) > _MAX_DEC128:
+        q1 = min(p1, max(_digits_used(a), s1, 1))
+        q2 = min(p2, max(_digits_used(b), s2, 1))
+        need = _arrow_decimal_precision(op, q1, s1, q2, s2)
+        if need > _MAX_DEC256:
+            raise pa.ArrowInvalid(f"decimal overflow: the result does not fit in {target}")
+        ctor = pa.decimal128 if need <= _MAX_DEC128 else pa.decimal256
+        a, b = a.cast(ctor(q1, s1)), b.cast(ctor(q2, s2))
     out = _CHECKED[op](a, b)
     return out if out.type == target else out.cast(target)
+
+
+def _arrow_decimal_precision(op: str, p1: int, s1: int, p2: int, s2: int) -> int:
+    """The result precision Arrow's decimal kernels compute (and reject above 38)."""
+    if op == "multiply":
+        return p1 + p2 + 1
+    return max(p1 - s1, p2 - s2) + max(s1, s2) + 1
+
+
+def _digits_used(*values: Value) -> int:
+    """The number of digits (of the unscaled integer) of the largest absolute value."""
+    digits = 1
+    for v in values:
+        if _is_const(v):
+            ends = [v]
+        else:
+            mm = pc.min_max(v)
+            ends = [mm["min"], mm["max"]]
+        for e in ends:
+            if e.is_valid:
+                digits = max(digits, len(e.as_py().as_tuple().digits))
+    return digits
 
 
 def _zero_to_null(b: Value) -> Value:
@@ -646,10 +667,12 @@ def _decimal_modulo(a: Value, b: Value) -> Value:
     b = _zero_to_null(b)
     p, s = t.precision, t.scale
     # Arrow's decimal division: scale max(4, s1 + p2 - s2 + 1), precision p1 - s1 + s2 + scale
-    q_scale = max(4, p + 1)
-    if p + q_scale > _MAX_DEC128:
-        if p + q_scale > _MAX_DEC256:
-            raise UnsupportedError(f"% on {t} values is not supported")
+    if p + max(4, p + 1) > _MAX_DEC256:
+        # too wide for decimal256's quotient: narrow to the digits the values use
+        p = max(s + 1, _digits_used(a, b))
+        if p + max(4, p + 1) > _MAX_DEC256:
+            raise UnsupportedError(f"% on {t} values this large is not supported")
+    if p + max(4, p + 1) > _MAX_DEC128 or p != t.precision:
         a, b = a.cast(pa.decimal256(p, s)), b.cast(pa.decimal256(p, s))
     q = pc.trunc(pc.divide(a, b))
     q = q.cast(pa.decimal256(p + 1, 0))  # exact: q is a whole number below 10^p
@@ -762,27 +785,42 @@ def _add_months(args: list[Value], n: int) -> Value:
     t = d.type
     (da, ka), const = _align([d, k], n)
     mask = _null_mask([da, ka])
-    months = _to_numpy(ka, 0).astype(np.int64)
     if pa.types.is_timestamp(t):
-        ticks = _to_numpy(da.cast(pa.int64()), 0).astype(f"datetime64[{t.unit}]")
-        days = ticks.astype("datetime64[D]")
-        time_of_day = ticks - days.astype(f"datetime64[{t.unit}]")
+        naive = da.cast(pa.timestamp(t.unit))  # compute on UTC wall time
+        ticks = _to_numpy(naive.cast(pa.int64()), 0)
+        old_days = np.floor_divide(ticks, _DAY_IN_UNIT[t.unit])
+        date = naive.cast(pa.date32())
     else:
-        days = _to_numpy(_days(da), 0).astype("datetime64[D]")
-    month = days.astype("datetime64[M]")
-    day_of_month = (days - month.astype("datetime64[D]")).astype(np.int64)
-    target = month + months.astype("timedelta64[M]")
-    first = target.astype("datetime64[D]")
-    month_len = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - first).astype(np.int64)
-    new_days = first + np.minimum(day_of_month, month_len - 1).astype("timedelta64[D]")
+        date = da if t == pa.date32() else da.cast(pa.date32())
+    year = _to_numpy(pc.year(date), 1970)
+    month0 = _to_numpy(pc.month(date), 1) - 1
+    day = _to_numpy(pc.day(date), 1)
+    total = year * 12 + month0 + _to_numpy(ka, 0).astype(np.int64)
+    new_year, new_month0 = np.divmod(total, 12)
+    leap = (new_year % 4 == 0) & ((new_year % 100 != 0) | (new_year % 400 == 0))
+    month_len = _MONTH_DAYS[new_month0] + (leap & (new_month0 == 1))
+    new_days = _days_from_civil(new_year, new_month0 + 1, np.minimum(day, month_len))
     if pa.types.is_timestamp(t):
-        ticks = new_days.astype(f"datetime64[{t.unit}]") + time_of_day
-        out = pa.array(ticks.astype(np.int64), pa.int64(), mask=mask).cast(t)
+        shifted = ticks + (new_days - old_days) * _DAY_IN_UNIT[t.unit]
+        out = pa.array(shifted, pa.int64(), mask=mask).cast(pa.timestamp(t.unit)).cast(t)
     else:
-        out = pa.array(new_days.astype(np.int64).astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
+        out = pa.array(new_days.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
         if t != pa.date32():
             out = out.cast(t)
     return out[0] if const else out
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def _date_part(kernel: Callable[[Value], Value], fn: str) -> Callable[[list[Value], int], Value]:

@@ -317,6 +317,18 @@ def test_decimal_product_beyond_38_digits() -> None:
         assert out.to_pylist() == [D("12345678901234567890.1234") * D("1234567890.12"), None]
 
 
+def test_decimal_product_through_decimal256() -> None:
+    # the values use 28 + 10 digits: too many for decimal128 intermediates, but the
+    # product (37 digits at scale 6) fits decimal128(38, 6)
+    b = pa.record_batch({
+        "x": pa.array([D("100000000000000000000000.0000"), D("-1.5")], pa.decimal128(31, 4)),
+        "y": pa.array([D("10000000.00"), D("2.00")], pa.decimal128(16, 2)),
+    })
+    out = evaluate((col("x") * col("y")).node, b)
+    assert out.type == pa.decimal128(38, 6)
+    assert out.to_pylist() == [D("1" + "0" * 30), D("-3")]
+
+
 def test_decimal_overflow_is_an_error_not_garbage() -> None:
     big = D("9" * 30)
     b = pa.record_batch({"x": pa.array([big], pa.decimal128(30, 0)), "y": pa.array([big], pa.decimal128(30, 0))})
