@@ -58,9 +58,6 @@ __all__ = [
 # broadcast them for free) and become arrays only at the very end.
 Value = Union[pa.Array, pa.Scalar]
 
-# Division (and modulo) by zero gives NULL, as the engine's contract says. DuckDB 2.0
-# instead returns +-inf/NaN for ``/`` and raises for ``%`` unless
-# ``error_on_division_by_zero=false`` is set.
 _MAX_DEC128 = 38
 _MAX_DEC256 = 76
 # The decimal precision that holds every value of an integer type.
@@ -632,7 +629,8 @@ def _zero_to_null(b: Value) -> Value:
 
 
 def _divide(args: list[Value], n: int) -> Value:
-    """``/``: DuckDB divides as doubles (ints and decimals too); x / 0 is NULL."""
+    """``/``: DuckDB divides as doubles (ints and decimals too); x / 0 is NULL, as the
+    engine's contract says (DuckDB before 2.0 did the same; 2.0 gives +-inf or NaN)."""
     a, b = _numeric_operands("divide", *args)
     if pa.types.is_null(a.type):
         return pa.scalar(None, pa.float64())
