@@ -32,6 +32,9 @@ class QueueInbox:
 
     def __init__(self, edges: dict[str, Edge], aborted: threading.Event, capacity: int = DEFAULT_CAPACITY) -> None:
         self.aborted = aborted
+        self._lock = threading.Lock()
+        self._turn: dict[tuple[str, int], threading.Condition] = {}
+        self._next: dict[tuple[str, int], int] = {}
         self.edges = {e.id: e for e in edges.values()}
         self.queues: dict[str, list[queue.Queue]] = {}
         for e in self.edges.values():
@@ -40,17 +43,33 @@ class QueueInbox:
             else:
                 self.queues[e.id] = [queue.Queue(capacity * e.senders)]
 
-    def put(self, edge_id: str, producer: int, item: pa.RecordBatch | None) -> None:
+    def put(self, edge_id: str, producer: int, seq: int, item: pa.RecordBatch | None) -> None:
+        """Deliver item number ``seq`` of a producer's stream. Transports may deliver
+        concurrently (Ray runs a threaded actor's calls in parallel), so items wait
+        for their turn: each producer's stream stays in order, end-of-stream last."""
         qs = self.queues[edge_id]
-        q = qs[producer] if len(qs) > 1 or self.edges[edge_id].per_producer else qs[0]
-        while True:
-            if self.aborted.is_set():
-                raise Aborted("job aborted")
-            try:
-                q.put(item, timeout=_POLL)
-                return
-            except queue.Full:
-                continue
+        q = qs[producer] if self.edges[edge_id].per_producer else qs[0]
+        key = (edge_id, producer)
+        with self._lock:
+            cv = self._turn.get(key)
+            if cv is None:
+                cv = self._turn[key] = threading.Condition()
+                self._next[key] = 0
+        with cv:
+            while self._next[key] != seq:
+                if self.aborted.is_set():
+                    raise Aborted("job aborted")
+                cv.wait(_POLL)
+            while True:
+                if self.aborted.is_set():
+                    raise Aborted("job aborted")
+                try:
+                    q.put(item, timeout=_POLL)
+                    break
+                except queue.Full:
+                    continue
+            self._next[key] = seq + 1
+            cv.notify_all()
 
     def _get(self, q: queue.Queue) -> pa.RecordBatch | None:
         while True:

@@ -25,18 +25,20 @@ class _QueueOutbox:
         self.edge = edge
         self.producer = producer
         self.targets = targets
+        self.seq = [0] * len(targets)
 
-    def send(self, dest: int, batch: pa.RecordBatch) -> None:
-        self.targets[dest].put(self.edge.id, self.producer, batch)
+    def send(self, dest: int, batch: pa.RecordBatch | None) -> None:
+        self.targets[dest].put(self.edge.id, self.producer, self.seq[dest], batch)
+        self.seq[dest] += 1
 
     def broadcast(self, batch: pa.RecordBatch) -> None:
-        for t in self.targets:
-            t.put(self.edge.id, self.producer, batch)
+        for dest in range(len(self.targets)):
+            self.send(dest, batch)
 
     def close(self) -> None:
-        targets = [self.targets[self.producer]] if self.edge.mode == "forward" else self.targets
-        for t in targets:
-            t.put(self.edge.id, self.producer, None)
+        dests = [self.producer] if self.edge.mode == "forward" else range(len(self.targets))
+        for dest in dests:
+            self.send(dest, None)
 
 
 class LocalJob(Job):

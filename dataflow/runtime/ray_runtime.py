@@ -78,10 +78,10 @@ class Worker:
         return True
 
     @ray.method(concurrency_group="data")
-    def push(self, job: str, edge_id: str, producer: int, batch: pa.RecordBatch | None) -> bool:
+    def push(self, job: str, edge_id: str, producer: int, seq: int, batch: pa.RecordBatch | None) -> bool:
         if job != self.job or self.inbox is None:
             return False  # a straggler from an aborted job
-        self.inbox.put(edge_id, producer, batch)
+        self.inbox.put(edge_id, producer, seq, batch)
         return True
 
     def _table(self, table_id: str) -> pa.Table:
@@ -159,6 +159,7 @@ class RayOutbox:
         self.consumers = consumers
         self.aborted = aborted
         self.inflight: list[deque] = [deque() for _ in consumers]
+        self.seq = [0] * len(consumers)
 
     def _wait(self, ref: Any) -> None:
         while True:
@@ -171,7 +172,9 @@ class RayOutbox:
 
     def _push(self, dest: int, payload: Any) -> None:
         q = self.inflight[dest]
-        q.append(self.consumers[dest].push.remote(self.job, self.edge.id, self.producer, payload))
+        seq = self.seq[dest]
+        self.seq[dest] += 1
+        q.append(self.consumers[dest].push.remote(self.job, self.edge.id, self.producer, seq, payload))
         while len(q) > PUSH_WINDOW:
             self._wait(q.popleft())
 
