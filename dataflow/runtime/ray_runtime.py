@@ -81,7 +81,10 @@ class Worker:
     def push(self, job: str, edge_id: str, producer: int, seq: int, batch: pa.RecordBatch | None) -> bool:
         if job != self.job or self.inbox is None:
             return False  # a straggler from an aborted job
-        self.inbox.put(edge_id, producer, seq, batch)
+        try:
+            self.inbox.put(edge_id, producer, seq, batch)
+        except Aborted:
+            return False  # the job was aborted: the producer learns it from its own flag
         return True
 
     def _table(self, table_id: str) -> pa.Table:
