@@ -63,10 +63,11 @@ class PhysicalPlanner:
     # -- helpers ------------------------------------------------------------------------
 
     def _columns_for(
-        self, input: PhysicalPlan, exprs: list[ExprNode], prefix: str
+        self, input: PhysicalPlan, exprs: list[ExprNode], prefix: str, only: bool = False
     ) -> tuple[PhysicalPlan, list[str]]:
         """Make every expression available as a column of ``input``: a column reference
-        stays as it is; anything else is projected into a fresh column."""
+        stays as it is; anything else is projected into a fresh column. With ``only``,
+        the result has just those columns (what an aggregate reads)."""
         names: list[str] = []
         extra: list[NamedExpr] = []
         seen: dict[ExprNode, str] = {}
@@ -80,6 +81,14 @@ class PhysicalPlanner:
                 seen[e] = n
                 extra.append(NamedExpr(name=n, expr=e))
                 names.append(n)
+        if only:
+            keep_names = list(dict.fromkeys(n for n in names if n not in {e.name for e in extra}))
+            keep = tuple(NamedExpr(name=n, expr=ColumnRef(name=n)) for n in keep_names)
+            if not extra and keep_names == [f.name for f in input.schema]:
+                return input, names
+            if not keep and not extra:
+                return input, names  # count(*): any column will do
+            return PProject(input=input, exprs=keep + tuple(extra), dop=input.dop), names
         if not extra:
             return input, names
         keep = tuple(NamedExpr(name=f.name, expr=ColumnRef(name=f.name)) for f in input.schema)
@@ -126,7 +135,7 @@ class PhysicalPlanner:
     def _plan_aggregate(self, node: L.Aggregate) -> PhysicalPlan:
         child = self.plan(node.input)
         args = [a.expr.arg for a in node.aggs if isinstance(a.expr, AggCall) and a.expr.arg is not None]
-        child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg")
+        child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg", only=True)
         key_cols = cols[: len(node.keys)]
         arg_cols = iter(cols[len(node.keys) :])
         specs = []
