@@ -1,0 +1,120 @@
+"""The ``dataflow bench`` command line.
+
+    dataflow bench tpch --sf N [--queries 1,3,6] [--runs 3] [--parallelism P] [--json FILE]
+                        [--against ray-data,spark] [--data DIR] [--timeout S] [--no-cold-start]
+
+Wired into ``dataflow/cli.py`` by :func:`add_bench_parser`; ``python -m dataflow.bench``
+runs the same without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        out = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    bad = [n for n in out if not 1 <= n <= 22]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"TPC-H has queries 1 to 22, got {text!r}")
+    return out
+
+
+def _peers(text: str) -> list[str]:
+    from .tpch import PEERS
+
+    out = [x for x in text.replace(" ", "").split(",") if x]
+    bad = [p for p in out if p not in PEERS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown peer {', '.join(bad)}: choose from {', '.join(PEERS)}")
+    return out
+
+
+def cmd_bench_tpch(args: argparse.Namespace) -> int:
+    """Run the TPC-H benchmark; print the table; write the JSON if asked. Exit 0 when
+    every query ran and agrees with DuckDB, 1 otherwise."""
+    from .report import format_table, to_json
+    from .tpch import BenchOptions, run_tpch
+
+    opts = BenchOptions(
+        sf=args.sf,
+        queries=args.queries,
+        runs=args.runs,
+        parallelism=args.parallelism,
+        against=args.against,
+        data_root=Path(args.data),
+        timeout=args.timeout,
+        cold_start=not args.no_cold_start,
+        log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
+    )
+    result = run_tpch(opts)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(result), indent=2, default=str) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0 if all(q.agree for q in result.queries) else 1
+
+
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``bench tpch`` to a command line's subparsers (those of ``dataflow``)."""
+    b = subparsers.add_parser("bench", help="benchmarks: TPC-H against DuckDB (and Ray Data, Spark)")
+    bsub = b.add_subparsers(dest="bench_cmd", required=True)
+    t = bsub.add_parser(
+        "tpch",
+        help="run the 22 TPC-H queries on dataflow and DuckDB, check the answers agree, compare times",
+        description="Run TPC-H on dataflow and on DuckDB (same Parquet files, same number of threads), "
+        "check the answers agree, and print the seconds (median of --runs after one warm-up), the ratios, "
+        "the cold start and the peak memory.",
+    )
+    t.add_argument(
+        "--sf", type=float, default=1.0, help="scale factor (data in DATA/tpch-sf<N>, generated if missing)"
+    )
+    t.add_argument(
+        "--queries", type=_int_list, default=list(range(1, 23)), help="e.g. 1,3,6 (default: all 22)"
+    )
+    t.add_argument(
+        "--runs", type=int, default=3, help="timed runs per query after one warm-up (median reported)"
+    )
+    t.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        help="dataflow's parallelism and DuckDB's threads (default: the cluster's CPUs)",
+    )
+    t.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    t.add_argument(
+        "--against",
+        type=_peers,
+        default=[],
+        metavar="PEERS",
+        help="also run peers: ray-data (Q1, Q3, Q6), spark (all 22); pip install -e '.[bench]'",
+    )
+    t.add_argument("--data", default="data", help="where the tpch-sf<N> folders are (default: data)")
+    t.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds for one run of one query (default 600)"
+    )
+    t.add_argument("--no-cold-start", action="store_true", help="skip the cold-start measurement")
+    t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    t.set_defaults(fn=cmd_bench_tpch)
+    return b
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dataflow.bench tpch ...``"""
+    p = argparse.ArgumentParser(prog="python -m dataflow.bench")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    bench = add_bench_parser(sub)
+    # here "bench" is implied: python -m dataflow.bench tpch ...
+    args = p.parse_args(["bench", *(argv if argv is not None else sys.argv[1:])])
+    del bench
+    return int(args.fn(args))
+
+
+__all__ = ["add_bench_parser", "cmd_bench_tpch", "main"]

@@ -1,0 +1,416 @@
+"""``dataflow bench tpch``: TPC-H on dataflow side by side with DuckDB (and, on
+request, Ray Data and Spark), answers checked against DuckDB's.
+
+One run, in this order: generate the data if missing; measure the cold start (a new
+Python process, from launch to the first result of Q6); start one Session and one
+DuckDB connection (``SET threads`` to the Session's parallelism, views over the same
+Parquet files); for each query, one warm-up then the median of ``runs`` timed runs on
+each engine, and compare the answers; close the Session; run the peers the same way.
+A background thread samples the memory of all processes throughout.
+
+>>> opts = BenchOptions(sf=0.01, queries=[6], runs=1, cold_start=False)  # doctest: +SKIP
+>>> print(format_table(run_tpch(opts)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pyarrow as pa
+
+from .compare import compare_tables, order_spec
+from .memory import MemorySampler
+from .report import BenchResult, PeerRun, QueryRun
+
+REPO = Path(__file__).resolve().parent.parent.parent
+PEERS = ("ray-data", "spark")
+
+
+@dataclass
+class BenchOptions:
+    """What ``dataflow bench tpch`` runs (its command-line flags)."""
+
+    sf: float = 1.0
+    queries: list[int] = field(default_factory=lambda: list(range(1, 23)))
+    runs: int = 3
+    parallelism: int | None = None
+    against: list[str] = field(default_factory=list)
+    data_root: Path = Path("data")
+    timeout: float = 600.0  # seconds for one run of one query on one engine
+    cold_start: bool = True
+    log: Callable[[str], None] | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data_root) / f"tpch-sf{self.sf:g}"
+
+
+def first_line(e: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    msg = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {msg[0][:300]}" if msg else type(e).__name__
+
+
+class _Timeout(Exception):
+    pass
+
+
+def timed_runs(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
+    """One warm-up call, then ``runs`` timed calls: (median seconds, all seconds, last answer).
+    An exception in any call propagates."""
+    answer = fn()
+    times = []
+    for _ in range(max(1, runs)):
+        t0 = time.perf_counter()
+        answer = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times, answer
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, memory, kernel, Python and the versions of the engines, for the record."""
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "uname": " ".join(platform.uname()),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+        info["memory_gb"] = round(kb / 1024**2, 1)
+    except (OSError, StopIteration, ValueError):
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    for pkg in ("dataflow", "ray", "pyarrow", "duckdb", "pyspark", "polars"):
+        try:
+            info[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    try:
+        info["commit"] = (
+            subprocess.run(
+                ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def measure_cold_start(
+    data_dir: Path, parallelism: int | None, timeout: float = 300.0
+) -> tuple[float | None, dict[str, float], str | None]:
+    """A fresh Python process, from launch to the first result of Q6 (importing
+    dataflow, starting the Session and Ray included): (seconds, the child's own
+    phases, error)."""
+    cmd = [sys.executable, "-m", "dataflow.bench.cold", "--data", str(data_dir)]
+    if parallelism:
+        cmd += ["--parallelism", str(parallelism)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO))
+    elapsed: float | None = None
+    phases: dict[str, float] = {}
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("RESULT "):
+                elapsed = time.perf_counter() - t0
+                parts = line.split(" ", 2)
+                if len(parts) == 3:
+                    phases = {k: float(v) for k, v in json.loads(parts[2]).items()}
+                break
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    finally:
+        timer.cancel()
+    if elapsed is None:
+        lines = [x for x in (err or "").strip().splitlines() if x.strip()]
+        return None, {}, (lines[-1][:300] if lines else f"exit code {proc.returncode}")
+    return elapsed, phases, None
+
+
+def _load_peer_module(name: str) -> ModuleType:
+    """``benchmarks/<name>/tpch.py`` of the source checkout (benchmarks/ is no package)."""
+    path = REPO / "benchmarks" / name.replace("-", "_") / "tpch.py"
+    if not path.is_file():
+        raise ImportError(f"{path} is missing (the peers live in the source checkout)")
+    spec = importlib.util.spec_from_file_location(f"dataflow_bench_peer_{name.replace('-', '_')}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def peer_available(name: str) -> str | None:
+    """``None`` if peer ``name`` can run here, else why not."""
+    mods = {"ray-data": ["ray.data", "polars"], "spark": ["pyspark"]}[name]
+    for m in mods:
+        try:
+            found = importlib.util.find_spec(m) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"{m.split('.')[0]} is not installed: pip install -e '.[bench]'"
+    return None
+
+
+def _run_dataflow_once(session: Any, text: str, timeout: float) -> pa.Table:
+    """Plan and run one query; a run longer than ``timeout`` is aborted."""
+    job = session.sql(text).submit()
+    fired = threading.Event()
+
+    def abort() -> None:
+        # Job.cancel() waits for the job too, which this thread's result() is doing
+        # already; only raise the abort flag and let result() see the job end.
+        fired.set()
+        if hasattr(job, "_abort_all"):
+            job._cancelled = True
+            job._abort_all()
+
+    timer = threading.Timer(timeout, abort)
+    timer.start()
+    try:
+        table = job.result()
+    except Exception:
+        if fired.is_set():
+            raise _Timeout(f"timed out after {timeout:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+    return table
+
+
+def _duckdb(data_dir: Path, threads: int) -> Any:
+    import duckdb
+
+    from dataflow import tpch
+
+    con = duckdb.connect()
+    con.execute(f"SET threads TO {int(threads)}")
+    for name, path in tpch.table_paths(data_dir).items():
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+    return con
+
+
+def _duckdb_query(con: Any, text: str) -> pa.Table:
+    return con.sql(text).to_arrow_table()
+
+
+def _compare(got: pa.Table, want: pa.Table | None, text: str) -> tuple[bool | None, str | None]:
+    if want is None:
+        return None, None
+    try:
+        diff = compare_tables(got, want, order_spec(text, want.column_names))
+    except Exception as e:  # noqa: BLE001 - a comparison that breaks is a disagreement
+        diff = f"comparison failed: {first_line(e)}"
+    return diff is None, diff
+
+
+def run_tpch(opts: BenchOptions) -> BenchResult:
+    """Run the benchmark described by ``opts``; never raises for a failing query."""
+    import dataflow
+    from dataflow import tpch
+
+    log = opts.log or (lambda s: None)
+    t_start = time.perf_counter()
+    for p in opts.against:
+        if p not in PEERS:
+            raise ValueError(f"unknown peer {p!r}: choose from {', '.join(PEERS)}")
+    data = opts.data_dir
+    if not tpch.is_generated(data):
+        log(f"generating TPC-H scale factor {opts.sf:g} into {data} ...")
+    tpch.generate(opts.sf, data)
+
+    result = BenchResult(sf=opts.sf, parallelism=0, runs=opts.runs, duckdb_threads=0)
+    result.started_at = dt.datetime.now().isoformat(timespec="seconds")
+    result.machine = machine_info()
+    result.load["before"] = load_average()
+    for p in opts.against:
+        why = peer_available(p)
+        if why is None:
+            result.peers.append(p)
+        else:
+            result.peers_skipped[p] = why
+            log(f"{p}: skipped ({why})")
+
+    sampler = MemorySampler().start()
+    try:
+        if opts.cold_start:
+            log("cold start: a new process to the first result of Q6 ...")
+            result.cold_start_s, result.cold_start_phases, result.cold_start_error = measure_cold_start(
+                data, opts.parallelism
+            )
+            log(
+                f"cold start: {result.cold_start_s:.1f} s"
+                if result.cold_start_s is not None
+                else f"cold start FAILED: {result.cold_start_error}"
+            )
+
+        answers: dict[int, pa.Table] = {}  # DuckDB's, to check the peers' against
+        with dataflow.Session(parallelism=opts.parallelism) as session:
+            result.parallelism = session.parallelism
+            result.duckdb_threads = session.parallelism
+            for name, path in tpch.table_paths(data).items():
+                session.register_parquet(name, str(path))
+            con = _duckdb(data, result.duckdb_threads)
+            try:
+                for n in opts.queries:
+                    q = QueryRun(query=n)
+                    result.queries.append(q)
+                    text = tpch.query_text(n)
+                    want: pa.Table | None = None
+                    try:
+                        q.duckdb_s, q.duckdb_runs_s, want = timed_runs(
+                            functools.partial(_duckdb_query, con, text), opts.runs
+                        )
+                        answers[n] = want
+                    except Exception as e:  # noqa: BLE001
+                        q.duckdb_error = first_line(e)
+                    try:
+                        q.dataflow_s, q.runs_s, got = timed_runs(
+                            functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs
+                        )
+                        q.rows = got.num_rows
+                        q.agree, q.diff = _compare(got, want, text)
+                    except Exception as e:  # noqa: BLE001 - reported in the table
+                        q.error = first_line(e)
+                    log(_progress(q))
+            finally:
+                con.close()
+        if "ray-data" in result.peers:
+            _run_ray_data(opts, result, answers, log)
+        if "spark" in result.peers:
+            _run_spark(opts, result, answers, log)
+    finally:
+        sampler.stop()
+    result.peak_rss_bytes = sampler.peak_rss or None
+    result.peak_pss_bytes = sampler.peak_pss or None
+    result.peak_processes = sampler.peak_processes or None
+    result.load["after"] = load_average()
+    result.wall_s = time.perf_counter() - t_start
+    return result
+
+
+def _progress(q: QueryRun, peer: str | None = None) -> str:
+    if peer is not None:
+        p = q.peers[peer]
+        if p.error:
+            return f"Q{q.query:02d} {peer}: FAILED {p.error}"
+        return f"Q{q.query:02d} {peer}: {p.seconds:.3f} s" + (
+            "" if p.agree is not False else f", differs: {p.diff}"
+        )
+    if q.error:
+        return f"Q{q.query:02d} dataflow FAILED: {q.error}"
+    duck = "-" if q.duckdb_s is None else f"{q.duckdb_s:.3f} s"
+    agree = {True: "agree", False: f"DIFFER: {q.diff}", None: "not compared"}[q.agree]
+    return f"Q{q.query:02d} dataflow {q.dataflow_s:.3f} s, DuckDB {duck}, {agree}"
+
+
+def _run_peer_query(
+    q: QueryRun, peer: str, fn: Callable[[], pa.Table], runs: int, want: pa.Table | None, text: str
+) -> None:
+    p = PeerRun()
+    q.peers[peer] = p
+    try:
+        p.seconds, _, got = timed_runs(fn, runs)
+        p.agree, p.diff = _compare(got, want, text)
+    except Exception as e:  # noqa: BLE001
+        p.error = first_line(e)
+
+
+def _run_ray_data(
+    opts: BenchOptions, result: BenchResult, answers: dict[int, pa.Table], log: Callable[[str], None]
+) -> None:
+    from dataflow import tpch
+
+    try:
+        mod = _load_peer_module("ray-data")
+        mod.setup(result.parallelism)
+    except Exception as e:  # noqa: BLE001
+        result.peers.remove("ray-data")
+        result.peers_skipped["ray-data"] = f"could not start: {first_line(e)}"
+        return
+    try:
+        for q in result.queries:
+            if q.query not in mod.QUERIES:
+                continue
+            _run_peer_query(
+                q,
+                "ray-data",
+                functools.partial(mod.run, q.query, opts.data_dir, result.parallelism),
+                opts.runs,
+                answers.get(q.query),
+                tpch.query_text(q.query),
+            )
+            log(_progress(q, "ray-data"))
+    finally:
+        import ray
+
+        ray.shutdown()
+
+
+def _run_spark(
+    opts: BenchOptions, result: BenchResult, answers: dict[int, pa.Table], log: Callable[[str], None]
+) -> None:
+    from dataflow import tpch
+
+    try:
+        mod = _load_peer_module("spark")
+        spark = mod.SparkTpch(opts.data_dir, parallelism=result.parallelism)
+    except Exception as e:  # noqa: BLE001
+        result.peers.remove("spark")
+        result.peers_skipped["spark"] = f"could not start: {first_line(e)}"
+        return
+    try:
+        for q in result.queries:
+            _run_peer_query(
+                q,
+                "spark",
+                functools.partial(spark.run, q.query),
+                opts.runs,
+                answers.get(q.query),
+                tpch.query_text(q.query),
+            )
+            log(_progress(q, "spark"))
+    finally:
+        spark.stop()
+
+
+__all__ = ["BenchOptions", "machine_info", "measure_cold_start", "run_tpch", "timed_runs"]
