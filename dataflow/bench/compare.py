@@ -124,6 +124,8 @@ def values_equal(a: Any, b: Any, rel_tol: float = REL_TOL) -> bool:
     """
     if a is None or b is None:
         return a is None and b is None
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
     if _is_number(a) and _is_number(b):
         if isinstance(a, int) and isinstance(b, int):
             return a == b
