@@ -299,7 +299,9 @@ class DataFrame:
     # -- execution ----------------------------------------------------------------------
 
     def submit(self, parallelism: int | None = None) -> Job:
-        """Start the query; returns a :class:`Job` (``result()``, ``cancel()``, ``metrics()``)."""
+        """Start the query; returns a :class:`Job` (``result()``, ``cancel()``, ``metrics()``).
+        ``parallelism`` forces every stage to that many instances; by default the cost
+        model chooses, up to the Session's parallelism."""
         return self.session.execute(self.plan, parallelism)
 
     def to_arrow(self, parallelism: int | None = None) -> pa.Table:

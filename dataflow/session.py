@@ -52,6 +52,8 @@ class Session:
     degree of parallelism (default: the cluster's CPUs). With
     ``chain_operators=False`` every operator instance runs on an actor of its own.
     ``runtime="local"`` runs plans on threads of this process, without Ray.
+    ``adaptive_parallelism`` lets the cost model run small stages on fewer instances;
+    ``disabled_rules`` turns optimizer rules off by name.
     """
 
     def __init__(
@@ -65,12 +67,16 @@ class Session:
         batch_rows: int = DEFAULT_BATCH_ROWS,
         disabled_rules: tuple[str, ...] = (),
         broadcast_rows: int = 200_000,
+        adaptive_parallelism: bool = True,
+        range_sort_rows: int = 2_000_000,
         warm_actors: int | None = None,
     ) -> None:
         self.chain_operators = chain_operators
         self.batch_rows = batch_rows
         self.disabled_rules = frozenset(disabled_rules)
         self.broadcast_rows = broadcast_rows
+        self.adaptive_parallelism = adaptive_parallelism
+        self.range_sort_rows = range_sort_rows
         self._catalog: dict[str, L.Scan] = {}
         self._tables: dict[str, pa.Table] = {}
         self._closed = False
@@ -174,12 +180,17 @@ class Session:
     # -- planning and running -------------------------------------------------------------
 
     def optimize(self, plan: L.LogicalPlan, parallelism: int | None = None) -> Optimized:
+        """Optimize a logical plan. By default the cost model picks each stage's degree
+        of parallelism, up to the Session's ``parallelism``; an explicit
+        ``parallelism`` here forces every stage to that many instances."""
         from dataflow.optimizer import OptimizerConfig, optimize
 
         config = OptimizerConfig(
             dop=parallelism or self.parallelism,
             disabled_rules=self.disabled_rules,
             broadcast_rows=self.broadcast_rows,
+            adaptive_parallelism=self.adaptive_parallelism if parallelism is None else False,
+            range_sort_rows=self.range_sort_rows,
         )
         return optimize(plan, config)
 

@@ -7,6 +7,7 @@ time it, and check the plan after it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,15 +17,27 @@ from dataflow import logical as L
 from dataflow import physical as P
 from dataflow.errors import PlanError
 
+from .cost import annotate
 from .physical_planner import PlannerConfig, to_physical
 from .rules import LOGICAL_RULES
+from .rules.choose_parallelism import choose_parallelism
 from .rules.check_plan import check_plan
 from .rules.enforce_distribution import enforce_distribution
 
-PHYSICAL_RULES: list[tuple[str, Callable[[P.PhysicalPlan], P.PhysicalPlan]]] = [
-    ("enforce_distribution", enforce_distribution),
-]
 ALWAYS_ON = {"enforce_distribution", "check_plan"}
+
+
+def physical_rules(config: OptimizerConfig) -> list[tuple[str, Callable[[P.PhysicalPlan], P.PhysicalPlan]]]:
+    """The physical rules in order, bound to ``config``."""
+    rules: list[tuple[str, Callable[[P.PhysicalPlan], P.PhysicalPlan]]] = []
+    if config.adaptive_parallelism:
+        rules.append(("choose_parallelism", functools.partial(choose_parallelism, max_dop=config.dop)))
+    rules.append(("enforce_distribution", enforce_distribution))
+    rules.append(("annotate_costs", annotate))
+    return rules
+
+
+PHYSICAL_RULE_NAMES = ["choose_parallelism", "enforce_distribution", "annotate_costs"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,11 @@ class OptimizerConfig:
     dop: int = 1
     disabled_rules: frozenset[str] = frozenset()
     broadcast_rows: int = 200_000
+    # let the cost model choose each stage's degree, up to ``dop``; when False every
+    # stage runs ``dop`` instances (the user forced it)
+    adaptive_parallelism: bool = True
+    # sorts of more rows than this use a range exchange instead of a gather-merge
+    range_sort_rows: int = 2_000_000
 
 
 @dataclass
@@ -55,7 +73,7 @@ class Optimized:
 
 def rule_names() -> list[str]:
     """Every rule, in the order it runs."""
-    return [n for n, _ in LOGICAL_RULES] + ["plan_physical"] + [n for n, _ in PHYSICAL_RULES] + ["check_plan"]
+    return [n for n, _ in LOGICAL_RULES] + ["plan_physical"] + PHYSICAL_RULE_NAMES + ["check_plan"]
 
 
 def optimize(plan: L.LogicalPlan, config: OptimizerConfig) -> Optimized:
@@ -84,9 +102,9 @@ def optimize(plan: L.LogicalPlan, config: OptimizerConfig) -> Optimized:
     logical = plan
     for name, rule in LOGICAL_RULES:
         logical = run(name, rule, logical, L.render)
-    pconf = PlannerConfig(dop=config.dop, broadcast_rows=config.broadcast_rows)
+    pconf = PlannerConfig(dop=config.dop, broadcast_rows=config.broadcast_rows, range_sort_rows=config.range_sort_rows)
     physical = run("plan_physical", lambda p: to_physical(p, pconf), logical, P.render)
-    for name, rule in PHYSICAL_RULES:
+    for name, rule in physical_rules(config):
         physical = run(name, rule, physical, P.render)
     physical = run("check_plan", check_plan, physical, P.render)
     return Optimized(logical=logical, physical=physical, rules=runs)

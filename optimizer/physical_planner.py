@@ -44,6 +44,10 @@ class PlannerConfig:
     broadcast_rows: int = 200_000
     # run aggregates in two phases (partial before the exchange, final after)
     two_phase_aggregate: bool = True
+    # sorts of more rows than this use a range exchange instead of a gather-merge
+    range_sort_rows: int = 2_000_000
+    # skip the partial phase when it would keep more than this share of its input
+    partial_min_reduction: float = 0.5
 
 
 class PhysicalPlanner:
@@ -58,7 +62,10 @@ class PhysicalPlanner:
 
     def plan(self, node: L.LogicalPlan) -> PhysicalPlan:
         method = getattr(self, f"_plan_{node.kind}")
-        return method(node)
+        out: PhysicalPlan = method(node)
+        if out.est_rows is None:
+            out = out.replace(est_rows=estimate_rows(node))
+        return out
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -150,23 +157,29 @@ class PhysicalPlanner:
             exprs += [NamedExpr(name=u, expr=ColumnRef(name=u)) for u in sorted(used)]
             child = PProject(input=child, exprs=tuple(exprs), dop=child.dop)
             key_cols = [k.name for k in node.keys]
-        return self.aggregate(child, tuple(key_cols), tuple(specs))
+        groups = estimate_rows(node)
+        rows = max(1.0, estimate_rows(node.input))
+        return self.aggregate(child, tuple(key_cols), tuple(specs), reduces=groups / rows <= self.config.partial_min_reduction)
 
-    def aggregate(self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...]) -> PhysicalPlan:
+    def aggregate(
+        self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], reduces: bool = True
+    ) -> PhysicalPlan:
         final_dop = self.config.dop if keys else 1
         from .rules.enforce_distribution import satisfies_hash
 
         if keys and satisfies_hash(child.output_partitioning(), keys, child.dop):
             # already partitioned on the group keys: aggregate in place, no exchange
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
-        if any(a.distinct for a in aggs) or not self.config.two_phase_aggregate or child.dop == 1:
+        if any(a.distinct for a in aggs) or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1)
         partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)
         return PHashAggregate(input=partial, mode="final", keys=keys, aggs=aggs, dop=final_dop)
 
     def _plan_distinct(self, node: L.Distinct) -> PhysicalPlan:
         child = self.plan(node.input)
-        return self.aggregate(child, tuple(f.name for f in child.schema), ())
+        rows = max(1.0, estimate_rows(node.input))
+        reduces = estimate_rows(node) / rows <= self.config.partial_min_reduction
+        return self.aggregate(child, tuple(f.name for f in child.schema), (), reduces=reduces)
 
     def _plan_join(self, node: L.Join) -> PhysicalPlan:
         left = self.plan(node.left)
@@ -227,7 +240,10 @@ class PhysicalPlanner:
         child = self.plan(node.input)
         names = [f.name for f in child.schema]
         child, order = self._order(child, node.keys)
-        return self._select(PSort(input=child, order=order, dop=child.dop), names)
+        # a range exchange sorts in parallel and concatenates; a gather-merge merges in
+        # one place: cheaper until the merge's single thread becomes the bottleneck
+        strategy = "range" if estimate_rows(node) > self.config.range_sort_rows else "merge"
+        return self._select(PSort(input=child, order=order, dop=child.dop, strategy=strategy), names)
 
     def _plan_limit(self, node: L.Limit) -> PhysicalPlan:
         inner = node.input

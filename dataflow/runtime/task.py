@@ -150,7 +150,7 @@ def route(
     t0 = time.perf_counter()
     mode = edge.mode
     n = edge.consumers
-    rr = RoundRobinPartitioner(n) if mode == "round_robin" else None
+    rr = RoundRobinPartitioner(n, start=instance) if mode == "round_robin" else None
     held: list[pa.RecordBatch] = []
     for batch in batches:
         if batch.num_rows == 0:

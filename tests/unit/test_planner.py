@@ -67,10 +67,27 @@ def test_no_reshuffle_when_already_partitioned():
     assert [n.mode for n in walk(p) if isinstance(n, PHashAggregate)] == ["single"]
 
 
-def test_sort_gathers_with_merge():
-    s = L.Sort(input=FACT, keys=(SortKey(expr=c("f_val"), ascending=False),))
-    p = optimize(s, OptimizerConfig(dop=2)).physical
+def test_sort_strategy_by_size():
+    # a small sort: local sorts, then a gather-merge; a large one: a range exchange,
+    # then local sorts whose outputs are concatenated in order
+    small = L.Sort(input=scan("mid", 500_000, v=pa.float64()), keys=(SortKey(expr=c("v"), ascending=False),))
+    p = optimize(small, OptimizerConfig(dop=2)).physical
     assert exchanges(p) == ["gather_merge"]
+    large = L.Sort(input=FACT, keys=(SortKey(expr=c("f_val"), ascending=False),))
+    p = optimize(large, OptimizerConfig(dop=2)).physical
+    assert exchanges(p) == ["gather_merge", "range"]
+
+
+def test_small_table_gets_one_instance_and_large_several():
+    q = L.Union(inputs=(
+        L.Project(input=DIM, exprs=(NamedExpr(name="k", expr=c("d_key")),)),
+        L.Project(input=FACT, exprs=(NamedExpr(name="k", expr=c("f_key")),)),
+    ))
+    p = optimize(q, OptimizerConfig(dop=4)).physical
+    dops = {n.table: n.dop for n in walk(p) if n.kind == "scan"}
+    assert dops == {"dim": 1, "fact": 4}
+    forced = optimize(q, OptimizerConfig(dop=4, adaptive_parallelism=False)).physical
+    assert {n.table: n.dop for n in walk(forced) if n.kind == "scan"} == {"dim": 4, "fact": 4}
 
 
 def test_dop_one_has_no_exchanges():
@@ -84,7 +101,7 @@ def test_stages_chained_and_unchained():
 
     dim = L.Filter(input=DIM, predicate=Call(fn="gt", args=(c("d_key"), literal(3))))
     j = L.Join(left=dim, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
-    p = optimize(j, OptimizerConfig(dop=2, disabled_rules=frozenset({"push_down_filter"}))).physical
+    p = optimize(j, OptimizerConfig(dop=2, disabled_rules=frozenset({"push_down_filter"}), adaptive_parallelism=False)).physical
     chained = build_stages(p, chain=True)
     # the join with its gather in the caller, and one stage per hashed input
     assert len(chained.stages) == 3
