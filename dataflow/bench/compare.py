@@ -116,7 +116,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def values_equal(a: Any, b: Any, rel_tol: float = REL_TOL) -> bool:
+def values_equal(a: Any, b: Any, rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL) -> bool:
     """Equal, numbers to ``rel_tol`` relative (ints and floats compare as numbers).
 
     >>> values_equal(1.0, 1.0 + 1e-10), values_equal(1.0, 1.001), values_equal(3, 3.0)
@@ -132,12 +132,14 @@ def values_equal(a: Any, b: Any, rel_tol: float = REL_TOL) -> bool:
         fa, fb = float(a), float(b)
         if math.isnan(fa) or math.isnan(fb):
             return math.isnan(fa) and math.isnan(fb)
-        return math.isclose(fa, fb, rel_tol=rel_tol, abs_tol=ABS_TOL)
+        return math.isclose(fa, fb, rel_tol=rel_tol, abs_tol=abs_tol)
     return bool(a == b)
 
 
-def rows_equal(a: tuple[Any, ...], b: tuple[Any, ...], rel_tol: float = REL_TOL) -> bool:
-    return len(a) == len(b) and all(values_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
+def rows_equal(
+    a: tuple[Any, ...], b: tuple[Any, ...], rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL
+) -> bool:
+    return len(a) == len(b) and all(values_equal(x, y, rel_tol, abs_tol) for x, y in zip(a, b, strict=True))
 
 
 def _exact_part(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -158,21 +160,23 @@ def _sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _bucket_diff(g: list[tuple[Any, ...]], w: list[tuple[Any, ...]], rel_tol: float) -> str | None:
+def _bucket_diff(
+    g: list[tuple[Any, ...]], w: list[tuple[Any, ...]], rel_tol: float, abs_tol: float
+) -> str | None:
     """Rows of one bucket (same non-numeric values) as multisets."""
     if len(g) != len(w):
         return f"{len(g)} rows like {g[0] if g else w[0]}, expected {len(w)}"
     gs, ws = sorted(g, key=_sort_key), sorted(w, key=_sort_key)
-    if all(rows_equal(a, b, rel_tol) for a, b in zip(gs, ws, strict=True)):
+    if all(rows_equal(a, b, rel_tol, abs_tol) for a, b in zip(gs, ws, strict=True)):
         return None
     if len(gs) > _GREEDY_LIMIT:
-        a, b = next((a, b) for a, b in zip(gs, ws, strict=True) if not rows_equal(a, b, rel_tol))
+        a, b = next((a, b) for a, b in zip(gs, ws, strict=True) if not rows_equal(a, b, rel_tol, abs_tol))
         return f"got {a}, expected {b}"
     # rounding put near-equal rows in different places: match one by one
     left = list(ws)
     for a in gs:
         for j, b in enumerate(left):
-            if rows_equal(a, b, rel_tol):
+            if rows_equal(a, b, rel_tol, abs_tol):
                 del left[j]
                 break
         else:
@@ -180,7 +184,9 @@ def _bucket_diff(g: list[tuple[Any, ...]], w: list[tuple[Any, ...]], rel_tol: fl
     return None
 
 
-def multiset_diff(g: list[tuple[Any, ...]], w: list[tuple[Any, ...]], rel_tol: float = REL_TOL) -> str | None:
+def multiset_diff(
+    g: list[tuple[Any, ...]], w: list[tuple[Any, ...]], rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL
+) -> str | None:
     """``None`` if the two lists hold the same rows in any order, else the first difference.
 
     >>> multiset_diff([(1, "a"), (2, "b")], [(2, "b"), (1, "a")]) is None
@@ -198,15 +204,18 @@ def multiset_diff(g: list[tuple[Any, ...]], w: list[tuple[Any, ...]], rel_tol: f
     for k in gb:
         if k not in wb:
             return f"unexpected row {gb[k][0]}"
-        diff = _bucket_diff(gb[k], wb[k], rel_tol)
+        diff = _bucket_diff(gb[k], wb[k], rel_tol, abs_tol)
         if diff is not None:
             return diff
     return None
 
 
-def compare_tables(got: pa.Table, want: pa.Table, order: OrderSpec, rel_tol: float = REL_TOL) -> str | None:
+def compare_tables(
+    got: pa.Table, want: pa.Table, order: OrderSpec, rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL
+) -> str | None:
     """``None`` if ``got`` agrees with ``want`` (see the module's docstring), else a
-    one-line description of the first difference."""
+    one-line description of the first difference. Numbers agree when they are equal
+    to ``rel_tol`` relative or ``abs_tol`` absolute."""
     if got.num_columns != want.num_columns:
         return (
             f"{got.num_columns} columns {got.column_names}, expected {want.num_columns} {want.column_names}"
@@ -215,18 +224,18 @@ def compare_tables(got: pa.Table, want: pa.Table, order: OrderSpec, rel_tol: flo
         return f"{got.num_rows} rows, expected {want.num_rows}"
     g, w = rows_of(got), rows_of(want)
     if not order.is_ordered:
-        return multiset_diff(g, w, rel_tol)
+        return multiset_diff(g, w, rel_tol, abs_tol)
     keys = order.keys if order.keys is not None else list(range(want.num_columns))
     gk = [tuple(r[k] for k in keys) for r in g]
     wk = [tuple(r[k] for k in keys) for r in w]
     for i, (a, b) in enumerate(zip(gk, wk, strict=True)):
-        if not rows_equal(a, b, rel_tol):
+        if not rows_equal(a, b, rel_tol, abs_tol):
             return f"row {i}: sort keys {a}, expected {b}"
     # runs of ties on the sort keys compare as multisets
     start = 0
     for i in range(1, len(w) + 1):
-        if i == len(w) or not rows_equal(wk[i], wk[start], rel_tol):
-            diff = multiset_diff(g[start:i], w[start:i], rel_tol)
+        if i == len(w) or not rows_equal(wk[i], wk[start], rel_tol, abs_tol):
+            diff = multiset_diff(g[start:i], w[start:i], rel_tol, abs_tol)
             # the limit may cut through the last run of ties: any of the tied rows will do
             last_cut = i == len(w) and order.limit is not None and (order.limit < 0 or len(w) >= order.limit)
             if diff is not None and not last_cut:

@@ -29,6 +29,9 @@ class MemorySampler:
         self.peak_pss = 0
         self.peak_processes = 0
         self.samples = 0
+        self.phase = "start"
+        # phase -> (peak RSS, peak PSS): which part of the run needed the memory
+        self.phases: dict[str, tuple[int, int]] = {}
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,6 +66,8 @@ class MemorySampler:
             self.peak_rss = rss
             self.peak_processes = n
         self.peak_pss = max(self.peak_pss, pss)
+        old = self.phases.get(self.phase, (0, 0))
+        self.phases[self.phase] = (max(old[0], rss), max(old[1], pss))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

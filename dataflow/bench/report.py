@@ -79,6 +79,7 @@ class BenchResult:
     peak_rss_bytes: int | None = None
     peak_pss_bytes: int | None = None
     peak_processes: int | None = None  # how many processes there were at the peak
+    peak_by_phase: dict[str, list[int]] = field(default_factory=dict)  # phase -> [RSS, PSS]
     machine: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)  # load averages before and after
     started_at: str | None = None
@@ -344,6 +345,14 @@ def format_table(result: BenchResult, note_width: int = 100) -> str:
         procs = f" over {result.peak_processes} processes" if result.peak_processes else ""
         lines.append(
             f"peak memory of all processes (this process tree and Ray's): {_gb(result.peak_rss_bytes)} RSS{pss}{procs}"
+        )
+    if result.peak_by_phase:
+        lines.append(
+            "  by phase: "
+            + ", ".join(
+                f"{k} {_gb(v[0])} RSS / {_gb(v[1]) if v[1] else '-'} PSS"
+                for k, v in result.peak_by_phase.items()
+            )
         )
     if result.load:
         lines.append(

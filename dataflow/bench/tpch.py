@@ -33,12 +33,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from .compare import compare_tables, order_spec
+from .compare import ABS_TOL, REL_TOL, compare_tables, order_spec
 from .memory import MemorySampler
 from .report import BenchResult, PeerRun, QueryRun
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PEERS = ("ray-data", "spark")
+
+# Spark rounds decimal quotients and averages to 6 decimal places (decimal(38, 6)),
+# so its answers are checked to that many places; dataflow's to 1e-9 relative.
+PEER_ABS_TOL = {"spark": 1e-6}
 
 
 @dataclass
@@ -233,11 +237,13 @@ def _duckdb_query(con: Any, text: str) -> pa.Table:
     return con.sql(text).to_arrow_table()
 
 
-def _compare(got: pa.Table, want: pa.Table | None, text: str) -> tuple[bool | None, str | None]:
+def _compare(
+    got: pa.Table, want: pa.Table | None, text: str, abs_tol: float = ABS_TOL
+) -> tuple[bool | None, str | None]:
     if want is None:
         return None, None
     try:
-        diff = compare_tables(got, want, order_spec(text, want.column_names))
+        diff = compare_tables(got, want, order_spec(text, want.column_names), REL_TOL, abs_tol)
     except Exception as e:  # noqa: BLE001 - a comparison that breaks is a disagreement
         diff = f"comparison failed: {first_line(e)}"
     return diff is None, diff
@@ -273,6 +279,7 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
     sampler = MemorySampler().start()
     try:
         if opts.cold_start:
+            sampler.phase = "cold start"
             log("cold start: a new process to the first result of Q6 ...")
             result.cold_start_s, result.cold_start_phases, result.cold_start_error = measure_cold_start(
                 data, opts.parallelism
@@ -284,6 +291,7 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
             )
 
         answers: dict[int, pa.Table] = {}  # DuckDB's, to check the peers' against
+        sampler.phase = "dataflow+DuckDB"
         with dataflow.Session(parallelism=opts.parallelism) as session:
             result.parallelism = session.parallelism
             result.duckdb_threads = session.parallelism
@@ -315,14 +323,17 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
             finally:
                 con.close()
         if "ray-data" in result.peers:
+            sampler.phase = "ray-data"
             _run_ray_data(opts, result, answers, log)
         if "spark" in result.peers:
+            sampler.phase = "spark"
             _run_spark(opts, result, answers, log)
     finally:
         sampler.stop()
     result.peak_rss_bytes = sampler.peak_rss or None
     result.peak_pss_bytes = sampler.peak_pss or None
     result.peak_processes = sampler.peak_processes or None
+    result.peak_by_phase = {k: [r, p] for k, (r, p) in sampler.phases.items() if k != "start"}
     result.load["after"] = load_average()
     result.wall_s = time.perf_counter() - t_start
     return result
@@ -350,7 +361,7 @@ def _run_peer_query(
     q.peers[peer] = p
     try:
         p.seconds, _, got = timed_runs(fn, runs)
-        p.agree, p.diff = _compare(got, want, text)
+        p.agree, p.diff = _compare(got, want, text, PEER_ABS_TOL.get(peer, ABS_TOL))
     except Exception as e:  # noqa: BLE001
         p.error = first_line(e)
 
