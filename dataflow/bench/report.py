@@ -142,7 +142,7 @@ def targets(result: BenchResult) -> list[tuple[str, bool | None, str]]:
     out.append(
         (
             "every query agrees with DuckDB",
-            s["agree"] == n and n == 22,
+            False if s["agree"] < n else (True if n == 22 else None),
             f"{s['agree']} of {n} agree, {s['disagree']} disagree, {s['failed']} fail"
             + ("" if n == 22 else " (not all 22 queries were run)"),
         )
