@@ -3,20 +3,28 @@ left (probe) input streams through it.
 
 The build side is materialized and fed to Acero as a ``table_source``; the probe side is
 a ``record_batch_reader_source`` over the incoming stream, and the output is pulled
-lazily with ``Declaration.to_reader()``. A :class:`ProbeGate` keeps Acero from reading
-the probe stream far ahead of the consumer, so memory holds a few batches of output
-rather than the whole probe output (Acero's own backpressure only starts at 1 GiB).
+lazily with ``Declaration.to_reader()``.
+
+Flow control: Acero's sink only pauses its sources once 1 GiB of output is queued, so
+a slow consumer would let it read (and join) most of the probe side ahead. A
+:class:`ProbeGate` holds the probe stream back instead. Two tiny Python UDFs inside the
+Acero plan report progress to it: one in a projection just before the join sees each
+probe batch number (``__df_seq``) arrive at the join, one just after the join counts
+the rows handed to the sink. The probe generator waits while more than ``window``
+batches are in flight or more than ``max_queued_rows`` output rows wait for the
+consumer. (The join's own output only moves in chunks of 32K rows per thread, so
+output alone cannot show progress for selective joins.)
 
 A residual ``condition`` is handed to Acero as its ``filter_expression`` when it
 translates to a ``pyarrow.compute.Expression`` (:func:`to_acero_expression`); otherwise
 the join runs without it and the condition is evaluated on the output, tracking which
-probe and build rows found a match (see :class:`HashJoin`).
+probe and build rows found a match (:meth:`HashJoin._run_with_residual`).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +51,7 @@ ACERO_JOIN_TYPES = {
 }
 
 # Hidden columns added to the join inputs (never part of the output).
-SEQ = "__df_probe_seq"  # probe batch number, for the gate
+SEQ = "__df_seq"  # probe batch number, for the gate
 PID = "__df_probe_row"  # probe row number, for matched-row tracking
 BID = "__df_build_row"  # build row number, for matched-row tracking
 
@@ -63,7 +71,8 @@ class HashJoin(Operator):
     (the tests use this to check both)."""
 
     use_acero_filter: bool = True
-    gate_window: int = 4  # probe batches Acero may read ahead of the output consumed
+    gate_window: int = 4  # probe batches in flight inside Acero
+    gate_rows: int | None = None  # output rows queued for the consumer (None: 4 batches)
 
     def __init__(self, node: Any, ctx: TaskContext, node_id: str = "0") -> None:
         super().__init__(node, ctx, node_id)
@@ -80,19 +89,28 @@ class HashJoin(Operator):
             common_key_type(self.left_schema.field(lk).type, self.right_schema.field(rk).type)
             for lk, rk in zip(node.left_keys, node.right_keys, strict=True)
         ]
+        # Acero key columns: the key itself, or a hidden copy cast to the common type
+        self.probe_keys = [
+            k if self.left_schema.field(k).type == t else f"__df_lkey{i}"
+            for i, (k, t) in enumerate(zip(node.left_keys, self.key_types, strict=True))
+        ]
+        self.build_keys = [
+            k if self.right_schema.field(k).type == t else f"__df_rkey{i}"
+            for i, (k, t) in enumerate(zip(node.right_keys, self.key_types, strict=True))
+        ]
 
     # -- driver ---------------------------------------------------------------------
 
     def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
-        build = to_table(inputs[1], self.right_schema)
+        build = self._with_build_keys(to_table(inputs[1], self.right_schema))
         probe = inputs[0]
         if self.node.null_aware:
             if build.num_rows and any(build.column(k).null_count for k in self.node.right_keys):
                 return  # x NOT IN (..., NULL, ...) is never true
             if build.num_rows:
                 probe = self._drop_null_keys(probe)
-        if build.num_rows == 0:
-            yield from self._empty_build(probe)
+        if not _all_valid(build, self.build_keys).any():
+            yield from self._no_match(probe, build)
             return
         cond = self.node.condition
         expr = None
@@ -107,46 +125,36 @@ class HashJoin(Operator):
         else:
             yield from self._run_with_residual(probe, build, cond)
 
+    def _with_build_keys(self, build: pa.Table) -> pa.Table:
+        for k, name, t in zip(self.node.right_keys, self.build_keys, self.key_types, strict=True):
+            if name != k:
+                build = build.append_column(name, build.column(k).cast(t))
+        return build
+
     def _drop_null_keys(self, probe: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in probe:
-            mask = None
-            for k in self.node.left_keys:
-                valid = pc.is_valid(b.column(k))
-                mask = valid if mask is None else pc.and_(mask, valid)
-            b = b.filter(mask)
+            b = b.filter(pa.array(_all_valid(b, self.node.left_keys)))
             if b.num_rows:
                 yield b
 
-    def _empty_build(self, probe: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """The join against an empty build side: no probe row has a match."""
-        if self.how in ("inner", "semi", "right"):
-            return
-        for b in probe:
-            if not b.num_rows:
-                continue
-            b = conform_batch(b, self.left_schema)
-            if self.how == "anti":
-                yield conform_batch(b, self.schema)
-            else:  # left, full
-                yield self._pad_right(b)
+    def _no_match(self, probe: Iterator[pa.RecordBatch], build: pa.Table) -> Iterator[pa.RecordBatch]:
+        """The join when no build row has a complete key (e.g. an empty build side):
+        nothing matches, so no hash table is needed."""
+        if self.how in ("left", "full", "anti"):
+            for b in probe:
+                if b.num_rows:
+                    b = conform_batch(b, self.left_schema)
+                    yield conform_batch(b, self.schema) if self.how == "anti" else self._pad_right(b)
+        if self.how in ("right", "full"):
+            for b in build.select(self.right_schema.names).to_batches():
+                if b.num_rows:
+                    yield self._pad_left(b)
 
     # -- Acero plumbing ---------------------------------------------------------------
 
-    def _key_columns(
-        self, data: pa.RecordBatch | pa.Table, keys: tuple[str, ...], side: str
-    ) -> tuple[list[str], list[str], list[Any]]:
-        """Acero key names for one side; keys whose type differs from the common type
-        get a hidden cast copy. Returns (key names, hidden names, hidden arrays)."""
-        names, hidden, arrays = [], [], []
-        for i, (k, t) in enumerate(zip(keys, self.key_types, strict=True)):
-            if data.schema.field(k).type == t:
-                names.append(k)
-            else:
-                name = f"__df_{side}key{i}"
-                names.append(name)
-                hidden.append(name)
-                arrays.append(data.column(k).cast(t))
-        return names, hidden, arrays
+    def _gate(self) -> ProbeGate:
+        rows = self.gate_rows if self.gate_rows is not None else 4 * self.ctx.batch_rows
+        return ProbeGate(self.gate_window, rows)
 
     def _declaration(
         self,
@@ -155,21 +163,17 @@ class HashJoin(Operator):
         join_type: str,
         expr: pc.Expression | None,
         gate: ProbeGate,
-        with_pid: bool,
-        with_bid: bool,
+        with_pid: bool = False,
+        with_bid: bool = False,
     ) -> ac.Declaration:
-        """The Acero plan: ``probe`` (plus hidden columns) joined with ``build``."""
-        b_keys, b_hidden, b_arrays = self._key_columns(build, self.node.right_keys, "r")
-        for name, arr in zip(b_hidden, b_arrays, strict=True):
-            build = build.append_column(name, arr)
+        """The Acero plan: ``probe`` (plus hidden columns) joined with ``build`` (plus
+        hidden columns), with the gate's progress reports before and after the join."""
         if with_bid:
             build = build.append_column(BID, pa.array(np.arange(build.num_rows, dtype=np.int64)))
-
-        p_keys, p_hidden, p_arrays = self._key_columns(
-            self.left_schema.empty_table(), self.node.left_keys, "l"
-        )
         fields = list(self.left_schema)
-        fields += [pa.field(n, a.type) for n, a in zip(p_hidden, p_arrays, strict=True)]
+        for k, name, t in zip(self.node.left_keys, self.probe_keys, self.key_types, strict=True):
+            if name != k:
+                fields.append(pa.field(name, t))
         fields.append(pa.field(SEQ, pa.int64()))
         if with_pid:
             fields.append(pa.field(PID, pa.int64()))
@@ -187,7 +191,9 @@ class HashJoin(Operator):
                     b = conform_batch(b, self.left_schema)
                     n = b.num_rows
                     arrays = list(b.columns)
-                    arrays += self._key_columns(b, self.node.left_keys, "l")[2]
+                    for k, name, t in zip(self.node.left_keys, self.probe_keys, self.key_types, strict=True):
+                        if name != k:
+                            arrays.append(b.column(k).cast(t))
                     arrays.append(pa.array(np.full(n, seq, dtype=np.int64)))
                     if with_pid:
                         arrays.append(pa.array(np.arange(next_pid, next_pid + n, dtype=np.int64)))
@@ -199,34 +205,36 @@ class HashJoin(Operator):
                 raise
 
         reader = pa.RecordBatchReader.from_batches(probe_schema, feed())
+        source = ac.Declaration("record_batch_reader_source", ac.RecordBatchReaderSourceNodeOptions(reader))
+        probed = _report(probe_schema.names, _PROBED_UDF, gate)
         left_out = [*self.left_schema.names, SEQ] + ([PID] if with_pid else [])
-        right_out = [] if join_type in ("left semi", "left anti") else list(self.right_schema.names)
-        if with_bid:
-            right_out.append(BID)
+        right_out: list[str] = []
+        if join_type not in ("left semi", "left anti"):
+            right_out = [*self.right_schema.names] + ([BID] if with_bid else [])
         opts = ac.HashJoinNodeOptions(
             join_type,
-            p_keys,
-            b_keys,
+            self.probe_keys,
+            self.build_keys,
             left_output=left_out,
             right_output=right_out or None,
             filter_expression=expr,
         )
-        decl = ac.Declaration(
+        join = ac.Declaration(
             "hashjoin",
             opts,
             inputs=[
-                ac.Declaration("record_batch_reader_source", ac.RecordBatchReaderSourceNodeOptions(reader)),
+                ac.Declaration.from_sequence([source, probed]),
                 ac.Declaration("table_source", ac.TableSourceNodeOptions(build)),
             ],
         )
-        return decl
+        return ac.Declaration.from_sequence([join, _report(left_out + right_out, _EMITTED_UDF, gate)])
 
     def _stream(self, decl: ac.Declaration, gate: ProbeGate) -> Iterator[pa.RecordBatch]:
-        """Pull the join output, reporting progress to the gate."""
+        """Pull the join output, telling the gate how much was consumed."""
+        _register_udfs()
         reader = decl.to_reader()
         try:
             while True:
-                gate.consumer_waiting()
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
@@ -235,8 +243,7 @@ class HashJoin(Operator):
                     if gate.error is not None:
                         raise gate.error from None
                     raise
-                seq = batch.column(SEQ)
-                gate.consumer_got(pc.max(seq).as_py() if seq.null_count < len(seq) else None)
+                gate.consumed(batch.num_rows)
                 if batch.num_rows:
                     yield batch
             if gate.error is not None:
@@ -249,10 +256,11 @@ class HashJoin(Operator):
         self, probe: Iterator[pa.RecordBatch], build: pa.Table, expr: pc.Expression | None
     ) -> Iterator[pa.RecordBatch]:
         """The join done entirely by Acero (no condition, or one Acero can evaluate)."""
-        gate = ProbeGate(self.gate_window)
-        decl = self._declaration(probe, build, ACERO_JOIN_TYPES[self.how], expr, gate, False, False)
+        gate = self._gate()
+        decl = self._declaration(probe, build, ACERO_JOIN_TYPES[self.how], expr, gate)
+        names = self.schema.names
         for batch in self._stream(decl, gate):
-            yield conform_batch(batch.drop_columns([SEQ]), self.schema)
+            yield conform_batch(batch.select(names), self.schema)
 
     # -- residual conditions Acero cannot evaluate --------------------------------------
 
@@ -270,8 +278,8 @@ class HashJoin(Operator):
         how = self.how
         outer_probe = how in ("left", "full", "anti")
         with_pid = how in ("left", "full", "semi", "anti")
-        with_bid = how in ("right", "full")
-        gate = ProbeGate(self.gate_window)
+        with_bid = how in ("right", "full", "left", "anti")  # also tells unmatched probe rows
+        gate = self._gate()
         decl = self._declaration(
             probe, build, "left outer" if outer_probe else "inner", None, gate, with_pid, with_bid
         )
@@ -285,8 +293,7 @@ class HashJoin(Operator):
 
         for batch in self._stream(decl, gate):
             if outer_probe:
-                # a NULL build key means no key match (NULL keys never match)
-                nomatch = numpy_bool(pc.is_null(batch.column(self.node.right_keys[0])))
+                nomatch = numpy_bool(pc.is_null(batch.column(BID)))
             else:
                 nomatch = np.zeros(batch.num_rows, dtype=bool)
             if nomatch.any():
@@ -320,7 +327,7 @@ class HashJoin(Operator):
             rest = self._unmatched(pending, probe_matched).select(left_names)
             if rest.num_rows:
                 yield conform_batch(rest, self.schema) if how == "anti" else self._pad_right(rest)
-        if with_bid and not build_matched.all():
+        if how in ("right", "full") and not build_matched.all():
             rest = build.filter(pa.array(~build_matched))
             yield from (self._pad_left(b) for b in rest.to_batches() if b.num_rows)
 
@@ -388,52 +395,114 @@ class _Bitmap:
 class ProbeGate:
     """Flow control between the thread Acero reads the probe stream on and the consumer.
 
-    Acero's sink only pauses its sources once 1 GiB of output is queued, so a slow
-    consumer would otherwise let it read (and join) most of the probe side ahead. The
-    feeding generator calls :meth:`admit` before handing batch ``seq`` to Acero: it
-    passes when the consumer has seen output of a batch within ``window`` of it, or
-    when the consumer has been waiting for output for a while (Acero has nothing
-    queued, e.g. a selective join), one batch per ``patience`` seconds."""
+    The feeding generator calls :meth:`admit` before handing probe batch ``seq`` to
+    Acero; it waits while batch ``seq - window`` has not reached the join yet, or while
+    more than ``max_queued_rows`` output rows wait for the consumer. Acero reports
+    through :meth:`probed` and :meth:`emitted`, the consumer through :meth:`consumed`."""
 
-    def __init__(self, window: int = 4, patience: float = 0.001) -> None:
+    def __init__(self, window: int = 4, max_queued_rows: int = 1 << 19) -> None:
         self.window = window
-        self.patience = patience
+        self.max_queued_rows = max_queued_rows
         self.cond = threading.Condition()
-        self.seen = -1  # highest probe batch number seen in the output
-        self.waiting_since: float | None = None
+        self.seen = -1  # highest probe batch number that reached the join
+        self.produced = 0  # output rows handed to the sink
+        self.taken = 0  # output rows the consumer read
         self.closed = False
         self.error: BaseException | None = None
+        self.id = next(_GATE_IDS)
+        _GATES[self.id] = self
 
     def admit(self, seq: int) -> bool:
         """Block until batch ``seq`` may go to Acero; ``False`` once the join is closed."""
         with self.cond:
-            while not self.closed and seq > self.seen + self.window:
-                if self.waiting_since is not None:
-                    waited = time.monotonic() - self.waiting_since
-                    if waited >= self.patience:
-                        self.waiting_since = time.monotonic()  # one batch per patience
-                        return True
-                    self.cond.wait(self.patience - waited)
-                else:
-                    self.cond.wait()
+            while not self.closed and (
+                seq > self.seen + self.window or self.produced - self.taken > self.max_queued_rows
+            ):
+                self.cond.wait()
             return not self.closed
 
-    def consumer_waiting(self) -> None:
+    def probed(self, seq: int) -> None:
         with self.cond:
-            self.waiting_since = time.monotonic()
-            self.cond.notify_all()
-
-    def consumer_got(self, seq: int | None) -> None:
-        with self.cond:
-            self.waiting_since = None
-            if seq is not None and seq > self.seen:
+            if seq > self.seen:
                 self.seen = seq
+                self.cond.notify_all()
+
+    def emitted(self, rows: int) -> None:
+        with self.cond:
+            self.produced += rows
+
+    def consumed(self, rows: int) -> None:
+        with self.cond:
+            self.taken += rows
             self.cond.notify_all()
 
     def close(self) -> None:
         with self.cond:
             self.closed = True
             self.cond.notify_all()
+        _GATES.pop(self.id, None)
+
+
+# Progress reports from inside Acero: scalar UDFs that return their first argument.
+_GATES: dict[int, ProbeGate] = {}
+_GATE_IDS = itertools.count()
+_PROBED_UDF = "dataflow_hash_join_probed"
+_EMITTED_UDF = "dataflow_hash_join_emitted"
+_UDF_LOCK = threading.Lock()
+_UDFS_READY = False
+
+
+def _gate_of(gate_id: Any) -> ProbeGate | None:
+    gid = gate_id.as_py() if isinstance(gate_id, pa.Scalar) else gate_id[0].as_py()
+    return _GATES.get(gid)
+
+
+def _probed_udf(ctx: Any, seq: Any, gate_id: Any) -> Any:
+    gate = _gate_of(gate_id)
+    if gate is not None and len(seq):
+        gate.probed(pc.max(seq).as_py())
+    return seq
+
+
+def _emitted_udf(ctx: Any, seq: Any, gate_id: Any) -> Any:
+    gate = _gate_of(gate_id)
+    if gate is not None:
+        gate.emitted(len(seq))
+    return seq
+
+
+def _register_udfs() -> None:
+    global _UDFS_READY
+    with _UDF_LOCK:
+        if _UDFS_READY:
+            return
+        registered = set(pc.list_functions())
+        for name, fn in ((_PROBED_UDF, _probed_udf), (_EMITTED_UDF, _emitted_udf)):
+            if name not in registered:
+                doc = {"summary": "hash join progress", "description": "Reports join progress; returns seq."}
+                pc.register_scalar_function(
+                    fn, name, doc, {"seq": pa.int64(), "gate": pa.int64()}, pa.int64()
+                )
+        _UDFS_READY = True
+
+
+def _report(names: list[str], udf: str, gate: ProbeGate) -> ac.Declaration:
+    """A projection passing ``names`` through, with ``SEQ`` routed through ``udf``."""
+    _register_udfs()
+    exprs = [
+        pc.Expression._call(udf, [pc.field(n), pc.scalar(gate.id)]) if n == SEQ else pc.field(n)
+        for n in names
+    ]
+    return ac.Declaration("project", ac.ProjectNodeOptions(exprs, names))
+
+
+def _all_valid(data: pa.Table | pa.RecordBatch, columns: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Rows where none of ``columns`` is NULL."""
+    mask = np.ones(data.num_rows, dtype=bool)
+    for c in columns:
+        if data.column(c).null_count:
+            mask &= numpy_bool(pc.is_valid(data.column(c)))
+    return mask
 
 
 # -- key types ----------------------------------------------------------------------------
