@@ -68,7 +68,8 @@ class Window(Operator):
         frame = _Frame(s=s, e=e, part_id=part_id, n_parts=len(part_starts))
 
         columns = list(table.columns)
-        for f, field in zip(self.node.funcs, self.schema[len(self.input_schema) :], strict=True):
+        out_fields = list(self.schema)[len(self.input_schema) :]
+        for f, field in zip(self.node.funcs, out_fields, strict=True):
             if f.fn == "row_number":
                 col: pa.Array = pa.array(np.arange(n, dtype=np.int64) - s + 1)
             elif f.fn == "rank":
