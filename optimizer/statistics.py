@@ -225,7 +225,11 @@ def _range_ndv(st: ColumnStats, type_name: str) -> float | None:
             return None
         if isinstance(lo, _dt.date) and isinstance(hi, _dt.date):
             return float(hi.toordinal() - lo.toordinal() + 1)
-        if isinstance(lo, _decimal.Decimal) and isinstance(hi, _decimal.Decimal) and type_name.startswith("decimal"):
+        if (
+            isinstance(lo, _decimal.Decimal)
+            and isinstance(hi, _decimal.Decimal)
+            and type_name.startswith("decimal")
+        ):
             scale = int(type_name.rsplit(",", 1)[1].strip(" )"))
             return float((hi - lo) * (_decimal.Decimal(10) ** scale)) + 1.0
         if isinstance(lo, str) and isinstance(hi, str):
@@ -437,13 +441,15 @@ class Estimator:
                 else (plan.right, plan.right_keys, plan.left, plan.left_keys)
             )
             d = self.ndv(side, column)
-            if plan.how in ("inner", "semi") or (plan.how == "left" and side is plan.right) or (
-                plan.how == "right" and side is plan.left
+            if (
+                plan.how in ("inner", "semi")
+                or (plan.how == "left" and side is plan.right)
+                or (plan.how == "right" and side is plan.left)
             ):
                 # an inner key keeps only the values the other side has too
-                for k, ok in zip(keys, other_keys, strict=True):
-                    if isinstance(k, ColumnRef) and k.name == column:
-                        od = self.expr_ndv(other, ok)
+                for key, other_key in zip(keys, other_keys, strict=True):
+                    if isinstance(key, ColumnRef) and key.name == column:
+                        od = self.expr_ndv(other, other_key)
                         if od is not None:
                             d = od if d is None else min(d, od)
             return d
@@ -658,9 +664,9 @@ def _is_eq_literal(p: ExprNode, column: str) -> bool:
     if not (isinstance(p, Call) and p.fn == "eq" and len(p.args) == 2):
         return False
     a, b = p.args
-    return (isinstance(a, ColumnRef) and a.name == column and isinstance(b, Literal) and b.value is not None) or (
-        isinstance(b, ColumnRef) and b.name == column and isinstance(a, Literal) and a.value is not None
-    )
+    return (
+        isinstance(a, ColumnRef) and a.name == column and isinstance(b, Literal) and b.value is not None
+    ) or (isinstance(b, ColumnRef) and b.name == column and isinstance(a, Literal) and a.value is not None)
 
 
 def _as_range(p: ExprNode) -> tuple[str, list[tuple[str, Literal]]] | None:
@@ -735,6 +741,13 @@ def column_range(plan: L.LogicalPlan, column: str) -> tuple[Any, Any] | None:
 
 
 __all__ = [
-    "ColumnStats", "Estimator", "column_ndv", "column_range", "estimate_rows", "parquet_rows",
-    "selectivity", "table_column_stats", "table_rows",
+    "ColumnStats",
+    "Estimator",
+    "column_ndv",
+    "column_range",
+    "estimate_rows",
+    "parquet_rows",
+    "selectivity",
+    "table_column_stats",
+    "table_rows",
 ]

@@ -86,7 +86,8 @@ def _reaches_join(plan: L.LogicalPlan) -> bool:
 
 def _rename(expr: ExprNode, mapping: dict[str, str]) -> ExprNode:
     return transform(
-        expr, lambda n: ColumnRef(name=mapping[n.name]) if isinstance(n, ColumnRef) and n.name in mapping else n
+        expr,
+        lambda n: ColumnRef(name=mapping[n.name]) if isinstance(n, ColumnRef) and n.name in mapping else n,
     )
 
 
@@ -95,7 +96,7 @@ class _Reorderer:
         self.est = est
 
     def visit(self, plan: L.LogicalPlan) -> L.LogicalPlan:
-        if _is_inner_join(plan):
+        if isinstance(plan, L.Join) and plan.how in _INNER:
             return self._reorder(plan)
         kids = plan.children()
         if not kids:
@@ -204,7 +205,9 @@ class _Reorderer:
                 by_rel.setdefault(owner[m], []).append(m)
             for rel, ms in by_rel.items():
                 for m in ms[1:]:
-                    local.setdefault(rel, []).append(Call(fn="eq", args=(ColumnRef(name=ms[0]), ColumnRef(name=m))))
+                    local.setdefault(rel, []).append(
+                        Call(fn="eq", args=(ColumnRef(name=ms[0]), ColumnRef(name=m)))
+                    )
 
         parts: list[_Part] = []
         for i, r in enumerate(relations):
@@ -223,8 +226,9 @@ class _Reorderer:
                     adj[i] |= mask & ~(1 << i)
         for p, prels in others:
             if _is_split_equality(p, owner):
-                for i in prels:
-                    adj[i] |= prels & ~(1 << i)
+                for i in range(len(parts)):
+                    if prels >> i & 1:
+                        adj[i] |= prels & ~(1 << i)
         ctx = _Context(class_list, others)
         if len(parts) <= DP_LIMIT:
             parts = [self._dp(parts, comp, adj, ctx) for comp in _components(adj)]
@@ -349,7 +353,12 @@ class _Reorderer:
         condition = conjoin(cond)
         how = "inner" if lkeys or condition is not None else "cross"
         join = L.Join(
-            left=a.plan, right=b.plan, how=how, left_keys=tuple(lkeys), right_keys=tuple(rkeys), condition=condition
+            left=a.plan,
+            right=b.plan,
+            how=how,
+            left_keys=tuple(lkeys),
+            right_keys=tuple(rkeys),
+            condition=condition,
         )
         return join, bool(lkeys)
 
