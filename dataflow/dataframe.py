@@ -350,7 +350,8 @@ class DataFrame:
             job = self.session.execute(self.plan, parallelism)
             job.result()
             parts.append("== Analyze (actual, summed over instances) ==")
-            parts.append(_analyze_table(job.metrics(), opt.physical))
+            parts.extend(f"note: {n}" for n in job.notes)
+            parts.append(_analyze_table(job.metrics(), job.optimized.physical))
         return "\n".join(parts)
 
     def show(self, n: int = 20) -> None:

@@ -70,6 +70,7 @@ class Session:
         adaptive_parallelism: bool = True,
         range_sort_rows: int = 2_000_000,
         warm_actors: int | None = None,
+        max_actors: int | None = None,
     ) -> None:
         self.chain_operators = chain_operators
         self.batch_rows = batch_rows
@@ -78,12 +79,14 @@ class Session:
         self.adaptive_parallelism = adaptive_parallelism
         self.range_sort_rows = range_sort_rows
         self._catalog: dict[str, L.Scan] = {}
+        # name -> (function, return type name, parallel safe)
+        self._udfs: dict[str, tuple[Any, str, bool]] = {}
         self._tables: dict[str, pa.Table] = {}
         self._closed = False
         if runtime == "ray":
             from .runtime.ray_runtime import RayRuntime
 
-            self._runtime: Any = RayRuntime(address, num_cpus)
+            self._runtime: Any = RayRuntime(address, num_cpus, max_actors=max_actors)
         elif runtime == "local":
             from .runtime.local import LocalRuntime
 
@@ -177,6 +180,27 @@ class Session:
 
         return DataFrame(self, plan_sql(text, self))
 
+    # -- user-defined functions -----------------------------------------------------------
+
+    def register_udf(self, name: str, fn: Any, return_type: str | pa.DataType, parallel_safe: bool = True) -> Any:
+        """Register a scalar UDF over Arrow arrays: ``fn(*arrays) -> pa.Array`` of the
+        same length. Returns a function that builds calls: ``f = s.register_udf(...)``,
+        then ``df.select(f(col("x")))``. A UDF that is not ``parallel_safe`` (it keeps
+        state, or calls something that must not run twice at once) makes the part of
+        a plan that calls it run on one instance."""
+        from .compute import register_udf
+        from .expr import Call, Expr, to_expr
+        from .types import type_name
+
+        rtype = return_type if isinstance(return_type, str) else type_name(return_type)
+        register_udf(name, fn, rtype, parallel_safe)
+        self._udfs[name] = (fn, rtype, parallel_safe)
+
+        def call(*args: Any) -> Expr:
+            return Expr(Call(fn=f"udf:{name}", args=tuple(to_expr(a).node for a in args)), name)
+
+        return call
+
     # -- planning and running -------------------------------------------------------------
 
     def optimize(self, plan: L.LogicalPlan, parallelism: int | None = None) -> Optimized:
@@ -191,6 +215,7 @@ class Session:
             broadcast_rows=self.broadcast_rows,
             adaptive_parallelism=self.adaptive_parallelism if parallelism is None else False,
             range_sort_rows=self.range_sort_rows,
+            unsafe_udfs=frozenset(n for n, (_, _, safe) in self._udfs.items() if not safe),
         )
         return optimize(plan, config)
 
@@ -205,12 +230,37 @@ class Session:
             raise DataflowError("this Session is closed")
         opt = self.optimize(plan, parallelism)
         graph = self.stages(opt.physical)
+        notes: list[str] = []
+        available = self._runtime.available_actors()
+        if available is not None and graph.instances() > available:
+            # PostgreSQL's lesson: a plan still runs with fewer workers than planned
+            planned_dop = parallelism or self.parallelism
+            planned = graph.instances()
+            dop = planned_dop
+            while dop > 1 and graph.instances() > available:
+                dop -= 1
+                opt = self.optimize(plan, dop) if parallelism else self._optimize_capped(plan, dop)
+                graph = self.stages(opt.physical)
+            notes.append(
+                f"planned {planned} actors at parallelism {planned_dop}, but only {available} were available: "
+                f"ran {graph.instances()} actors at parallelism {dop}"
+            )
         tables = {
             n.source.table_id: self._tables[n.source.table_id]
             for s in graph.stages
             for _, n in s.scans()
             if isinstance(n.source, L.MemorySource)
         }
-        job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows)
+        udfs = {n: v for n, v in self._udfs.items()}
+        job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs)
         job.optimized = opt
+        job.notes = notes
         return job
+
+    def _optimize_capped(self, plan: L.LogicalPlan, cap: int) -> Optimized:
+        saved = self.parallelism
+        self.parallelism = cap
+        try:
+            return self.optimize(plan)
+        finally:
+            self.parallelism = saved

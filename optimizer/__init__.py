@@ -52,6 +52,8 @@ class OptimizerConfig:
     adaptive_parallelism: bool = True
     # sorts of more rows than this use a range exchange instead of a gather-merge
     range_sort_rows: int = 2_000_000
+    # UDFs that must not run on several instances at once
+    unsafe_udfs: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -102,7 +104,12 @@ def optimize(plan: L.LogicalPlan, config: OptimizerConfig) -> Optimized:
     logical = plan
     for name, rule in LOGICAL_RULES:
         logical = run(name, rule, logical, L.render)
-    pconf = PlannerConfig(dop=config.dop, broadcast_rows=config.broadcast_rows, range_sort_rows=config.range_sort_rows)
+    pconf = PlannerConfig(
+        dop=config.dop,
+        broadcast_rows=config.broadcast_rows,
+        range_sort_rows=config.range_sort_rows,
+        unsafe_udfs=config.unsafe_udfs,
+    )
     physical = run("plan_physical", lambda p: to_physical(p, pconf), logical, P.render)
     for name, rule in physical_rules(config):
         physical = run(name, rule, physical, P.render)

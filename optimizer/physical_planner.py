@@ -13,7 +13,7 @@ from itertools import count
 
 from dataflow import logical as L
 from dataflow.errors import UnsupportedError
-from dataflow.expr import AggCall, ColumnRef, ExprNode, NamedExpr, SortKey, WindowCall, conjoin
+from dataflow.expr import AggCall, Call, ColumnRef, ExprNode, NamedExpr, SortKey, WindowCall, conjoin, walk
 from dataflow.physical import (
     AggSpec,
     OrderSpec,
@@ -48,6 +48,8 @@ class PlannerConfig:
     range_sort_rows: int = 2_000_000
     # skip the partial phase when it would keep more than this share of its input
     partial_min_reduction: float = 0.5
+    # UDFs that are not parallel safe: operators calling them run on one instance
+    unsafe_udfs: frozenset[str] = frozenset()
 
 
 class PhysicalPlanner:
@@ -128,16 +130,25 @@ class PhysicalPlanner:
             table_schema=node.table_schema,
             columns=tuple(columns),
             predicate=conjoin(list(node.filters)),
-            dop=self.config.dop,
+            dop=1 if self._unsafe(*node.filters) else self.config.dop,
+        )
+
+    def _unsafe(self, *exprs: ExprNode | None) -> bool:
+        """Whether the expressions call a UDF that is not parallel safe."""
+        names = {f"udf:{u}" for u in self.config.unsafe_udfs}
+        return bool(names) and any(
+            isinstance(n, Call) and n.fn in names for e in exprs if e is not None for n in walk(e)
         )
 
     def _plan_filter(self, node: L.Filter) -> PhysicalPlan:
         child = self.plan(node.input)
-        return PFilter(input=child, predicate=node.predicate, dop=child.dop)
+        dop = 1 if self._unsafe(node.predicate) else child.dop
+        return PFilter(input=child, predicate=node.predicate, dop=dop)
 
     def _plan_project(self, node: L.Project) -> PhysicalPlan:
         child = self.plan(node.input)
-        return PProject(input=child, exprs=node.exprs, dop=child.dop)
+        dop = 1 if self._unsafe(*(e.expr for e in node.exprs)) else child.dop
+        return PProject(input=child, exprs=node.exprs, dop=dop)
 
     def _plan_aggregate(self, node: L.Aggregate) -> PhysicalPlan:
         child = self.plan(node.input)

@@ -86,6 +86,8 @@ class Job(ABC):
         self._result: pa.Table | None = None
         self._error: BaseException | None = None
         self._done = False
+        # what the runtime changed from the plan (e.g. fewer actors than planned)
+        self.notes: list[str] = []
 
     @abstractmethod
     def _wait(self, timeout: float | None) -> None:

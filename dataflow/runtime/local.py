@@ -93,7 +93,7 @@ class LocalJob(Job):
 
     def _run(self, stage, instance, ctx, inbox, outbox, rendezvous) -> None:  # type: ignore[no-untyped-def]
         try:
-            ms = run_task(stage, instance, ctx, inbox, outbox, rendezvous)
+            ms = run_task(stage, instance, ctx, inbox, outbox, rendezvous, self.aborted)
             for m in ms:
                 rec = m.as_record()
                 rec.update(actor_id=None, node_id=None, thread=threading.current_thread().name)
@@ -137,7 +137,13 @@ class LocalRuntime:
 
         return os.cpu_count() or 1
 
-    def submit(self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int) -> LocalJob:
+    def available_actors(self) -> int | None:
+        return None  # threads: no limit
+
+    def submit(
+        self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int,
+        udfs: dict[str, tuple[Any, str, bool]] | None = None,
+    ) -> LocalJob:
         return LocalJob(graph, plan, tables, self.coordinator, batch_rows)
 
     def forget_table(self, table_id: str) -> None:

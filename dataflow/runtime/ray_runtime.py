@@ -65,7 +65,12 @@ class Worker:
         coordinator: Any,
         table_refs: dict[str, list[Any]],
         batch_rows: int,
+        udfs: dict[str, tuple[Any, str, bool]],
     ) -> bool:
+        from dataflow.compute import register_udf
+
+        for name, (fn, rtype, safe) in udfs.items():
+            register_udf(name, fn, rtype, safe)
         self.job = job
         self.stage = stage
         self.instance = instance
@@ -122,7 +127,7 @@ class Worker:
             batch_rows=self.batch_rows,
         )
         try:
-            ms = run_task(stage, instance, ctx, self.inbox, outbox, rendezvous)
+            ms = run_task(stage, instance, ctx, self.inbox, outbox, rendezvous, self.aborted)
         except BaseException as e:
             rec = error_record(e, stage.id, instance)
             rec["aborted"] = self.aborted.is_set() or isinstance(e, Aborted)
@@ -289,8 +294,10 @@ class ActorPool:
 class RayRuntime:
     """Ray for one Session: the cluster connection, the pool and the coordinator."""
 
-    def __init__(self, address: str | None, num_cpus: int | None, warm: int = 0) -> None:
+    def __init__(self, address: str | None, num_cpus: int | None, warm: int = 0, max_actors: int | None = None) -> None:
         self.info = cluster.connect(address, num_cpus)
+        self.max_actors = max_actors
+        self.leased = 0
         self.coordinator = (
             ray.remote(Coordinator).options(num_cpus=0, max_concurrency=256).remote()  # type: ignore[attr-defined]
         )
@@ -314,9 +321,18 @@ class RayRuntime:
     def forget_table(self, table_id: str) -> None:
         self._table_refs.pop(table_id, None)
 
-    def submit(self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int) -> RayJob:
+    def available_actors(self) -> int | None:
+        """How many more actors jobs may lease now (``None``: no limit)."""
+        if self.max_actors is None:
+            return None
+        return max(0, self.max_actors - self.leased)
+
+    def submit(
+        self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int,
+        udfs: dict[str, tuple[Any, str, bool]] | None = None,
+    ) -> RayJob:
         refs = {tid: [self.table_ref(tid, t)] for tid, t in tables.items()}
-        return RayJob(self, graph, plan, refs, batch_rows)
+        return RayJob(self, graph, plan, refs, batch_rows, udfs or {})
 
     def close(self) -> None:
         self.pool.close()
@@ -332,13 +348,14 @@ class RayRuntime:
 class RayJob(Job):
     def __init__(
         self, runtime: RayRuntime, graph: StageGraph, plan: PhysicalPlan, table_refs: dict[str, list[Any]],
-        batch_rows: int,
+        batch_rows: int, udfs: dict[str, tuple[Any, str, bool]],
     ) -> None:
         super().__init__(new_job_id(), graph, plan)
         self.runtime = runtime
         coord = runtime.coordinator
         slots = [(s, i) for s in graph.stages for i in range(s.dop)]
         actors = runtime.pool.lease([i for _, i in slots])
+        runtime.leased += len(actors)
         self.actors = {(s.id, i): a for (s, i), a in zip(slots, actors, strict=True)}
         self.planned_instances = len(slots)
         try:
@@ -354,11 +371,14 @@ class RayJob(Job):
                     else [self.actors[(edge.consumer, j)] for j in range(graph.stages[edge.consumer].dop)]
                 )
                 setups.append(
-                    self.actors[(s.id, i)].setup.remote(self.job_id, s, i, consumers, coord, table_refs, batch_rows)
+                    self.actors[(s.id, i)].setup.remote(
+                        self.job_id, s, i, consumers, coord, table_refs, batch_rows, udfs
+                    )
                 )
             ray.get(setups)
         except BaseException:
             runtime.pool.release(list(self.actors.values()))
+            runtime.leased -= len(self.actors)
             raise
         self.runs = {self.actors[(s.id, i)].run.remote(): (s.id, i) for s, i in slots}
         self._released = False
@@ -400,6 +420,7 @@ class RayJob(Job):
         for a in dead:
             self.runtime.pool.discard(a)
         self.runtime.pool.release(alive)
+        self.runtime.leased -= len(self.actors)
         self._released = True
         for rec in results.values():
             if rec.get("ok"):

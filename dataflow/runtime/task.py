@@ -6,6 +6,7 @@ interfaces, so this module does not import Ray.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -78,9 +79,17 @@ class OperatorMetrics:
         }
 
 
-def _metered(it: Iterator[pa.RecordBatch], m: OperatorMetrics) -> Iterator[pa.RecordBatch]:
-    """Count what an operator yields and tag any exception with the operator's name."""
+def _metered(
+    it: Iterator[pa.RecordBatch], m: OperatorMetrics, aborted: threading.Event | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Count what an operator yields, tag any exception with the operator's name, and
+    stop between batches once the job is aborted (so even a long CPU-bound pipeline
+    notices a cancel or another instance's failure)."""
     while True:
+        if aborted is not None and aborted.is_set():
+            from .channels import Aborted
+
+            raise Aborted("job aborted")
         t0 = time.perf_counter()
         try:
             batch = next(it)
@@ -105,6 +114,7 @@ def run_task(
     inbox: Inbox,
     outbox: Outbox,
     rendezvous: Callable[[str, int, pa.Table], pa.Table] | None = None,
+    aborted: threading.Event | None = None,
 ) -> list[OperatorMetrics]:
     """Run instance ``instance`` of ``stage`` to completion; return its metrics."""
     metrics: dict[str, OperatorMetrics] = {}
@@ -119,13 +129,13 @@ def run_task(
                 src: Iterator[pa.RecordBatch] = merge_sorted(inbox.streams(edge.id), edge.order, schema)
             else:
                 src = inbox.stream(edge.id)
-            return _metered(src, m)
+            return _metered(src, m, aborted)
         op = build_operator(node, ctx, node_id=path)
         kids = node.children()
         m = OperatorMetrics(stage.id, node.name, path, instance, children=[f"{path}.{i}" for i in range(len(kids))])
         metrics[path] = m
         inputs = [build(c, f"{path}.{i}") for i, c in enumerate(kids)]
-        return _metered(op.execute(inputs), m)
+        return _metered(op.execute(inputs), m, aborted)
 
     out = build(stage.root, stage.root_path)
     assert stage.output is not None

@@ -1,0 +1,593 @@
+"""Scalar expressions: from sqlglot's syntax tree to our expression nodes.
+
+Columns are resolved through a :class:`~dataflow.sql.scope.Scope`. A subquery inside
+an expression (``(SELECT ...)``, ``EXISTS``, ``IN (SELECT ...)``) is handed to the
+``on_subquery`` callback, which plans it later as a join and returns the column
+reference that stands for its value.
+
+>>> from dataflow.sql.parser import parse_sql
+>>> from dataflow.sql.scope import Scope
+>>> s = Scope(); _ = s.add_relation("t", ["d"])
+>>> e = parse_sql("select d + interval '3' month").expressions[0]
+>>> from dataflow.expr import display
+>>> display(ExprTranslator(s).translate(e))
+'add_months(d, 3)'
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import decimal
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlglot import exp
+
+from ..errors import PlanError, UnsupportedError, near_matches
+from ..expr import (
+    AggCall,
+    Call,
+    Case,
+    Cast,
+    ColumnRef,
+    ExprNode,
+    InList,
+    Literal,
+    SortKey,
+    WindowCall,
+    literal,
+)
+from .scope import Scope
+
+# What ``on_subquery`` receives: the kind ("scalar", "exists", "in"), the query's
+# syntax tree, and for IN the left-hand expressions. It returns the expression that
+# stands for the subquery's value.
+SubqueryHook = Callable[[str, exp.Expression, "list[ExprNode] | None"], ExprNode]
+
+_COMPARISONS: dict[type, str] = {
+    exp.EQ: "eq", exp.NEQ: "ne", exp.LT: "lt", exp.LTE: "le", exp.GT: "gt", exp.GTE: "ge",
+}
+_ARITHMETIC: dict[type, str] = {
+    exp.Add: "add", exp.Sub: "subtract", exp.Mul: "multiply", exp.Div: "divide", exp.Mod: "modulo",
+}
+# Scalar functions by their lower-case SQL name, and the engine function each becomes.
+_FUNCTIONS: dict[str, str] = {
+    "upper": "upper", "ucase": "upper", "lower": "lower", "lcase": "lower",
+    "length": "length", "len": "length", "strlen": "length", "char_length": "length",
+    "character_length": "length", "abs": "abs", "round": "round", "coalesce": "coalesce",
+    "ifnull": "coalesce", "nullif": "nullif", "concat": "concat",
+    "starts_with": "starts_with", "prefix": "starts_with", "ends_with": "ends_with", "suffix": "ends_with",
+    "contains": "contains", "trim": "trim", "ltrim": "ltrim", "rtrim": "rtrim", "replace": "replace",
+    "year": "year", "month": "month", "day": "day", "dayofmonth": "day", "quarter": "quarter",
+    "substring": "substring", "substr": "substring",
+}
+_AGGREGATES: dict[type, str] = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count"}
+_DATE_PARTS = {"year": "year", "years": "year", "month": "month", "months": "month", "day": "day",
+               "days": "day", "quarter": "quarter", "quarters": "quarter"}
+_WINDOW_RANKING: dict[type, str] = {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank"}
+_INT = re.compile(r"\d+")
+
+
+def sql_type(dtype: exp.DataType) -> str:
+    """The Arrow type name for a SQL type in a CAST."""
+    t = dtype.this
+    T = exp.DataType.Type
+    simple = {
+        T.TINYINT: "int8", T.SMALLINT: "int16", T.INT: "int32", T.BIGINT: "int64",
+        T.UTINYINT: "uint8", T.USMALLINT: "uint16", T.UINT: "uint32", T.UBIGINT: "uint64",
+        T.FLOAT: "float", T.DOUBLE: "double", T.BOOLEAN: "bool", T.DATE: "date32[day]",
+        T.VARCHAR: "string", T.CHAR: "string", T.TEXT: "string", T.NVARCHAR: "string", T.NCHAR: "string",
+        T.TIMESTAMP: "timestamp[us]",
+    }
+    if t in simple:
+        return simple[t]
+    if t == T.DECIMAL:
+        params = [int(p.this.this) if isinstance(p.this, exp.Literal) else int(p.name) for p in dtype.expressions]
+        precision, scale = (params + [18, 3])[:2] if params else (18, 3)
+        if len(params) == 1:
+            scale = 0
+        return f"decimal128({precision}, {scale})"
+    raise UnsupportedError(f"the type {dtype.sql(dialect='duckdb')} in CAST is not supported")
+
+
+def add_months(d: dt.date, months: int) -> dt.date:
+    """Calendar month arithmetic that clamps to the month's last day, as DuckDB does."""
+    m = d.month - 1 + months
+    year, month = d.year + m // 12, m % 12 + 1
+    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+class ExprTranslator:
+    """Translate sqlglot expressions resolved in ``scope``.
+
+    ``aggregates`` and ``windows`` say whether aggregate and window functions are
+    allowed here; ``clause`` names the clause for error messages.
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        on_subquery: SubqueryHook | None = None,
+        *,
+        aggregates: bool = False,
+        windows: bool = False,
+        clause: str = "the query",
+    ) -> None:
+        self.scope = scope
+        self.on_subquery = on_subquery
+        self.aggregates = aggregates
+        self.windows = windows
+        self.clause = clause
+        self._in_aggregate = False
+
+    # -- entry ---------------------------------------------------------------------------
+
+    def translate(self, node: exp.Expression) -> ExprNode:
+        method = getattr(self, f"_t_{type(node).__name__}", None)
+        if method is not None:
+            return method(node)
+        if type(node) in _COMPARISONS:
+            return self._call(_COMPARISONS[type(node)], node.this, node.expression)
+        if type(node) in _ARITHMETIC:
+            return self._arithmetic(node)
+        if type(node) in _AGGREGATES:
+            return self._aggregate(node)
+        if isinstance(node, exp.Func):
+            return self._function(node)
+        raise UnsupportedError(f"{_describe(node)} is not supported (in {self.clause})")
+
+    def _call(self, fn: str, *args: exp.Expression) -> Call:
+        return Call(fn=fn, args=tuple(self.translate(a) for a in args))
+
+    # -- leaves --------------------------------------------------------------------------
+
+    def _t_Column(self, node: exp.Column) -> ExprNode:
+        parts = [p.name for p in node.parts]
+        if isinstance(node.this, exp.Star):
+            raise UnsupportedError(f"{node.sql()} is only allowed as a select item")
+        return self.scope.resolve(parts)
+
+    def _t_Literal(self, node: exp.Literal) -> ExprNode:
+        if node.is_string:
+            return Literal(value=node.this, type="string")
+        return number_literal(node.this)
+
+    def _t_Boolean(self, node: exp.Boolean) -> ExprNode:
+        return Literal(value=bool(node.this), type="bool")
+
+    def _t_Null(self, node: exp.Null) -> ExprNode:
+        return Literal(value=None, type="null")
+
+    def _t_Paren(self, node: exp.Paren) -> ExprNode:
+        return self.translate(node.this)
+
+    def _t_Neg(self, node: exp.Neg) -> ExprNode:
+        inner = self.translate(node.this)
+        if isinstance(inner, Literal) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+            return inner.model_copy(update={"value": -inner.value})
+        if isinstance(inner, Literal) and inner.type.startswith("decimal") and isinstance(inner.value, str):
+            return inner.model_copy(update={"value": str(-decimal.Decimal(inner.value))})
+        return Call(fn="negate", args=(inner,))
+
+    def _t_Star(self, node: exp.Star) -> ExprNode:
+        raise UnsupportedError(f"* is only allowed as a select item or in count(*) (in {self.clause})")
+
+    # -- boolean and comparison --------------------------------------------------------
+
+    def _t_And(self, node: exp.And) -> ExprNode:
+        return self._call("and", node.this, node.expression)
+
+    def _t_Or(self, node: exp.Or) -> ExprNode:
+        return self._call("or", node.this, node.expression)
+
+    def _t_Not(self, node: exp.Not) -> ExprNode:
+        inner = node.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            return Call(fn="is_not_null", args=(self.translate(inner.this),))
+        if isinstance(inner, exp.In) and not inner.args.get("query"):
+            res = self.translate(inner)
+            if isinstance(res, InList):
+                return res.model_copy(update={"negated": not res.negated})
+            return Call(fn="not", args=(res,))
+        return Call(fn="not", args=(self.translate(inner),))
+
+    def _t_Is(self, node: exp.Is) -> ExprNode:
+        if isinstance(node.expression, exp.Null):
+            return Call(fn="is_null", args=(self.translate(node.this),))
+        if isinstance(node.expression, exp.Boolean):
+            # x IS TRUE: never NULL
+            x = self.translate(node.this)
+            want = Literal(value=bool(node.expression.this), type="bool")
+            return Call(fn="coalesce", args=(Call(fn="eq", args=(x, want)), Literal(value=False, type="bool")))
+        raise UnsupportedError(f"{node.sql(dialect='duckdb')}: IS supports NULL, TRUE and FALSE")
+
+    def _t_Between(self, node: exp.Between) -> ExprNode:
+        return self._call("between", node.this, node.args["low"], node.args["high"])
+
+    def _t_Like(self, node: exp.Like) -> ExprNode:
+        return self._like("like", node)
+
+    def _t_ILike(self, node: exp.ILike) -> ExprNode:
+        return self._like("ilike", node)
+
+    def _like(self, fn: str, node: exp.Expression) -> ExprNode:
+        call = self._call(fn, node.this, node.expression)
+        return Call(fn="not", args=(call,)) if node.args.get("negate") else call
+
+    def _t_Escape(self, node: exp.Escape) -> ExprNode:
+        raise UnsupportedError("LIKE ... ESCAPE is not supported; LIKE uses \\ as its escape character")
+
+    def _t_In(self, node: exp.In) -> ExprNode:
+        query = node.args.get("query")
+        if query is not None:
+            lhs_ast = node.this
+            lhs_list = lhs_ast.expressions if isinstance(lhs_ast, exp.Tuple) else [lhs_ast]
+            lhs = [self.translate(x) for x in lhs_list]
+            res = self._subquery("in", query, lhs)
+            return res
+        if node.args.get("unnest") or node.args.get("field"):
+            raise UnsupportedError(f"{node.sql(dialect='duckdb')}: IN takes a list of values or a subquery")
+        if isinstance(node.this, exp.Tuple):
+            raise UnsupportedError("a row value (a, b) IN (...) with a list of values is not supported")
+        return InList(
+            expr=self.translate(node.this), values=tuple(self.translate(v) for v in node.expressions)
+        )
+
+    def _t_Exists(self, node: exp.Exists) -> ExprNode:
+        return self._subquery("exists", node.this, None)
+
+    def _t_Subquery(self, node: exp.Subquery) -> ExprNode:
+        return self._subquery("scalar", node, None)
+
+    def _t_Select(self, node: exp.Select) -> ExprNode:
+        return self._subquery("scalar", node, None)
+
+    def _subquery(self, kind: str, query: exp.Expression, lhs: list[ExprNode] | None) -> ExprNode:
+        if self.on_subquery is None:
+            raise UnsupportedError(f"a subquery in {self.clause} is not supported")
+        while isinstance(query, exp.Subquery) and not query.args.get("alias") and isinstance(
+            query.this, (exp.Query, exp.Subquery)
+        ):
+            query = query.this
+        return self.on_subquery(kind, query, lhs)
+
+    # -- arithmetic ----------------------------------------------------------------------
+
+    def _arithmetic(self, node: exp.Expression) -> ExprNode:
+        fn = _ARITHMETIC[type(node)]
+        left, right = node.this, node.expression
+        if fn in ("add", "subtract") and (isinstance(right, exp.Interval) or isinstance(left, exp.Interval)):
+            if isinstance(left, exp.Interval):
+                if fn == "subtract":
+                    raise UnsupportedError("an interval minus a date is not supported")
+                left, right = right, left
+            return self._date_plus(self.translate(left), right, -1 if fn == "subtract" else 1)
+        return Call(fn=fn, args=(self.translate(left), self.translate(right)))
+
+    def _t_Interval(self, node: exp.Interval) -> ExprNode:
+        raise UnsupportedError("an INTERVAL is only supported added to or subtracted from a date")
+
+    def _date_plus(self, date: ExprNode, iv: exp.Interval, sign: int) -> ExprNode:
+        amount, unit = interval_parts(iv)
+        n = sign * amount
+        if unit == "week":
+            unit, n = "day", 7 * n
+        elif unit == "year":
+            unit, n = "month", 12 * n
+        elif unit == "quarter":
+            unit, n = "month", 3 * n
+        if isinstance(date, Literal) and date.type.startswith("date32") and date.value is not None:
+            d = dt.date.fromisoformat(str(date.value))
+            d = d + dt.timedelta(days=n) if unit == "day" else add_months(d, n)
+            return Literal(value=d.isoformat(), type=date.type)
+        fn = "add_days" if unit == "day" else "add_months"
+        return Call(fn=fn, args=(date, literal(n)))
+
+    def _t_DPipe(self, node: exp.DPipe) -> ExprNode:
+        return self._call("concat", node.this, node.expression)
+
+    def _t_IntDiv(self, node: exp.IntDiv) -> ExprNode:
+        raise UnsupportedError("integer division (//) is not supported; use CAST(a / b AS BIGINT)")
+
+    # -- CASE, CAST, dates ---------------------------------------------------------------
+
+    def _t_Case(self, node: exp.Case) -> ExprNode:
+        subject = node.args.get("this")
+        whens = []
+        for w in node.args.get("ifs") or []:
+            cond = self.translate(w.this)
+            if subject is not None:
+                cond = Call(fn="eq", args=(self.translate(subject), cond))
+            whens.append((cond, self.translate(w.args["true"])))
+        default = node.args.get("default")
+        return Case(whens=tuple(whens), otherwise=self.translate(default) if default is not None else None)
+
+    def _t_If(self, node: exp.If) -> ExprNode:
+        false = node.args.get("false")
+        return Case(
+            whens=((self.translate(node.this), self.translate(node.args["true"])),),
+            otherwise=self.translate(false) if false is not None else None,
+        )
+
+    def _t_Cast(self, node: exp.Cast) -> ExprNode:
+        to = sql_type(node.args["to"])
+        inner = node.this
+        if isinstance(inner, exp.Literal) and inner.is_string and to == "date32[day]":
+            try:
+                d = dt.date.fromisoformat(inner.this.strip())
+            except ValueError:
+                raise PlanError(f"invalid date {inner.this!r}: write dates as 'YYYY-MM-DD'") from None
+            return Literal(value=d.isoformat(), type=to)
+        if isinstance(inner, exp.Literal) and inner.is_string and to.startswith("timestamp"):
+            try:
+                ts = dt.datetime.fromisoformat(inner.this.strip())
+            except ValueError:
+                raise PlanError(f"invalid timestamp {inner.this!r}") from None
+            return Literal(value=ts.isoformat(), type=to)
+        return Cast(expr=self.translate(inner), to=to)
+
+    _t_TryCast = _t_Cast
+
+    def _t_Extract(self, node: exp.Extract) -> ExprNode:
+        part = node.this.name.lower()
+        if part not in _DATE_PARTS:
+            raise UnsupportedError(f"EXTRACT({part.upper()} FROM ...): only YEAR, QUARTER, MONTH and DAY are supported")
+        return Call(fn=_DATE_PARTS[part], args=(self.translate(node.expression),))
+
+    def _t_Substring(self, node: exp.Substring) -> ExprNode:
+        args = [node.this, node.args["start"]]
+        if node.args.get("length") is not None:
+            args.append(node.args["length"])
+        return self._call("substring", *args)
+
+    def _t_Trim(self, node: exp.Trim) -> ExprNode:
+        position = (node.args.get("position") or "BOTH").upper()
+        fn = {"BOTH": "trim", "LEADING": "ltrim", "TRAILING": "rtrim"}[position]
+        chars = node.args.get("expression")
+        return self._call(fn, node.this, *([chars] if chars is not None else []))
+
+    # -- functions -----------------------------------------------------------------------
+
+    def _function(self, node: exp.Func) -> ExprNode:
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            args = list(node.expressions)
+        else:
+            name = node.sql_name().lower()
+            args = _func_args(node)
+        if name in ("date_part", "datepart") and len(args) == 2 and isinstance(args[0], exp.Literal):
+            part = args[0].this.lower()
+            if part not in _DATE_PARTS:
+                raise UnsupportedError(f"date_part('{part}', ...): only year, quarter, month and day are supported")
+            return Call(fn=_DATE_PARTS[part], args=(self.translate(args[1]),))
+        if name in _FUNCTIONS:
+            return Call(fn=_FUNCTIONS[name], args=tuple(self.translate(a) for a in args))
+        known = list(_FUNCTIONS) + ["count", "sum", "avg", "min", "max", "row_number", "rank", "dense_rank"]
+        near = near_matches(name, known)
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        raise UnsupportedError(f"the function {name}() is not supported{hint}")
+
+    # -- aggregates and windows ----------------------------------------------------------
+
+    def _aggregate(self, node: exp.Expression, *, filter_: exp.Expression | None = None) -> ExprNode:
+        fn = _AGGREGATES[type(node)]
+        if not self.aggregates:
+            raise PlanError(f"aggregate functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}")
+        if self._in_aggregate:
+            raise PlanError(f"aggregate calls cannot be nested: {node.sql(dialect='duckdb')}")
+        arg_ast = node.this
+        distinct = False
+        if isinstance(arg_ast, exp.Distinct):
+            distinct = True
+            if len(arg_ast.expressions) != 1:
+                raise UnsupportedError(f"{fn}(DISTINCT ...) with more than one argument is not supported")
+            arg_ast = arg_ast.expressions[0]
+        extra = [e for e in node.expressions] if isinstance(node, (exp.Count, exp.Min, exp.Max)) else []
+        if extra:
+            raise UnsupportedError(f"{fn}() with more than one argument is not supported")
+        self._in_aggregate = True
+        try:
+            cond = self.translate(filter_) if filter_ is not None else None
+            if fn == "count" and (arg_ast is None or isinstance(arg_ast, exp.Star)):
+                if cond is None:
+                    return AggCall(fn="count_star")
+                return AggCall(fn="count", arg=Case(whens=((cond, literal(1)),)))
+            if arg_ast is None:
+                raise PlanError(f"{fn}() needs an argument")
+            arg = self.translate(arg_ast)
+        finally:
+            self._in_aggregate = False
+        if cond is not None:
+            arg = Case(whens=((cond, arg),))
+        return AggCall(fn=fn, arg=arg, distinct=distinct)
+
+    def _t_Filter(self, node: exp.Filter) -> ExprNode:
+        agg = node.this
+        if type(agg) not in _AGGREGATES:
+            raise UnsupportedError(f"FILTER (WHERE ...) applies to aggregate functions, not {_describe(agg)}")
+        return self._aggregate(agg, filter_=node.expression.this)
+
+    def _t_Window(self, node: exp.Window) -> ExprNode:
+        if not self.windows:
+            raise PlanError(f"window functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}")
+        if node.args.get("alias"):
+            raise UnsupportedError("named windows (OVER w) are not supported; write the window in OVER (...)")
+        func = node.this
+        if isinstance(func, exp.Filter):
+            raise UnsupportedError("FILTER in a window function is not supported")
+        partition = tuple(self._no_agg_window(p) for p in node.args.get("partition_by") or [])
+        order_ast = node.args.get("order")
+        order = tuple(self.sort_key(o) for o in (order_ast.expressions if order_ast else []))
+        arg: ExprNode | None = None
+        if type(func) in _WINDOW_RANKING:
+            fn = _WINDOW_RANKING[type(func)]
+        elif isinstance(func, exp.Anonymous) and func.name.lower() in ("rank", "dense_rank", "row_number"):
+            fn = func.name.lower()
+        elif type(func) in _AGGREGATES:
+            fn = _AGGREGATES[type(func)]
+            inner = func.this
+            if isinstance(inner, exp.Distinct):
+                raise UnsupportedError(f"{fn}(DISTINCT ...) OVER (...) is not supported")
+            if fn == "count" and (inner is None or isinstance(inner, exp.Star)):
+                fn = "count_star"
+            else:
+                arg = self._no_agg_window(inner)
+        else:
+            name = func.name.lower() if isinstance(func, exp.Anonymous) else func.sql_name().lower()
+            raise UnsupportedError(
+                f"the window function {name}() is not supported; supported: row_number, rank, "
+                "dense_rank, sum, avg, min, max, count"
+            )
+        spec = node.args.get("spec")
+        if spec is not None and fn not in ("row_number", "rank", "dense_rank"):
+            whole = _frame_is_whole_partition(spec)
+            if whole:
+                order = ()
+            elif not (order and _frame_is_default(spec)):
+                raise UnsupportedError(
+                    f"the window frame {spec.sql(dialect='duckdb')} is not supported; supported are the default "
+                    "frame and ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+                )
+        return WindowCall(fn=fn, arg=arg, partition_by=partition, order_by=order)
+
+    def _no_agg_window(self, node: exp.Expression) -> ExprNode:
+        saved = self.windows
+        self.windows = False
+        try:
+            return self.translate(node)
+        finally:
+            self.windows = saved
+
+    def sort_key(self, node: exp.Ordered) -> SortKey:
+        return SortKey(
+            expr=self._no_agg_window(node.this),
+            ascending=not node.args.get("desc"),
+            nulls_first=bool(node.args.get("nulls_first")),
+        )
+
+
+def _frame_is_default(spec: exp.WindowSpec) -> bool:
+    kind = (spec.args.get("kind") or "").upper()
+    start = str(spec.args.get("start") or "").upper()
+    end = str(spec.args.get("end") or "").upper()
+    return kind == "RANGE" and start == "UNBOUNDED" and end in ("CURRENT ROW", "")
+
+
+def _frame_is_whole_partition(spec: exp.WindowSpec) -> bool:
+    start = str(spec.args.get("start") or "").upper()
+    end = str(spec.args.get("end") or "").upper()
+    end_side = str(spec.args.get("end_side") or "").upper()
+    return start == "UNBOUNDED" and end == "UNBOUNDED" and end_side == "FOLLOWING"
+
+
+def _func_args(node: exp.Func) -> list[exp.Expression]:
+    out: list[exp.Expression] = []
+    for key in node.arg_types:
+        v = node.args.get(key)
+        if isinstance(v, list):
+            out += [x for x in v if isinstance(x, exp.Expression)]
+        elif isinstance(v, exp.Expression):
+            out.append(v)
+    return out
+
+
+def number_literal(text: str) -> Literal:
+    """A numeric literal typed as DuckDB types it: integers, exact decimals for
+    ``0.06``, doubles for ``1e3``."""
+    if _INT.fullmatch(text):
+        value = int(text)
+        if value < 2**63:
+            return literal(value)
+        return literal(decimal.Decimal(text))
+    if "e" in text.lower():
+        return literal(float(text))
+    return literal(decimal.Decimal(text))
+
+
+def interval_parts(iv: exp.Interval) -> tuple[int, str]:
+    """``INTERVAL '3' MONTH`` as ``(3, "month")``; units day, week, month, quarter, year."""
+    value = iv.this
+    unit = iv.args.get("unit")
+    text = value.name if isinstance(value, exp.Literal) else None
+    if isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal):
+        text = "-" + value.this.name
+    unit_name = unit.name.lower() if unit is not None else ""
+    if text is not None and not unit_name:
+        bits = text.split()
+        if len(bits) == 2:
+            text, unit_name = bits[0], bits[1].lower()
+    if text is None:
+        raise UnsupportedError("an INTERVAL needs a constant amount, as in INTERVAL '3' MONTH")
+    try:
+        amount = int(text.strip())
+    except ValueError:
+        raise UnsupportedError(f"the interval amount {text!r} must be a whole number") from None
+    unit_name = unit_name.rstrip("s") if unit_name.endswith("s") else unit_name
+    if unit_name not in ("day", "week", "month", "quarter", "year"):
+        raise UnsupportedError(
+            f"INTERVAL unit {unit_name.upper() or '(none)'}: dates take DAY, WEEK, MONTH, QUARTER or YEAR"
+        )
+    return amount, unit_name
+
+
+def _describe(node: exp.Expression) -> str:
+    try:
+        text = node.sql(dialect="duckdb")
+    except Exception:  # noqa: BLE001 - only for the message
+        text = type(node).__name__
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"the expression {text!r} ({type(node).__name__})"
+
+
+# -- output names ---------------------------------------------------------------------------
+
+_INFIX_NAMES: dict[type, str] = {
+    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%", exp.EQ: "=", exp.NEQ: "!=",
+    exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.And: "AND", exp.Or: "OR", exp.DPipe: "||",
+}
+
+
+def default_name(node: exp.Expression, column_name: Callable[[exp.Column], str] | None = None) -> str:
+    """The column name DuckDB gives a select item without an alias, for simple cases:
+    a column keeps its name; ``sum(x)``; ``count_star()``; ``(a * (1 - b))``."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    return _name(node, column_name)
+
+
+def _name(node: Any, column_name: Callable[[exp.Column], str] | None) -> str:
+    if isinstance(node, exp.Column):
+        if column_name is not None:
+            try:
+                return column_name(node)
+            except Exception:  # noqa: BLE001 - the name of an unresolvable column is its text
+                pass
+        return node.name
+    if isinstance(node, exp.Paren):
+        return _name(node.this, column_name)
+    if isinstance(node, exp.Literal):
+        return node.this if not node.is_string else "'" + node.this.replace("'", "''") + "'"
+    if type(node) in _INFIX_NAMES:
+        a = _name(node.this, column_name)
+        b = _name(node.expression, column_name)
+        return f"({a} {_INFIX_NAMES[type(node)]} {b})"
+    if isinstance(node, exp.Neg):
+        return f"-{_name(node.this, column_name)}"
+    if isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star)):
+        return "count_star()"
+    if type(node) in _AGGREGATES:
+        inner = node.this
+        if isinstance(inner, exp.Distinct):
+            return f"{_AGGREGATES[type(node)]}(DISTINCT {', '.join(_name(x, column_name) for x in inner.expressions)})"
+        return f"{_AGGREGATES[type(node)]}({_name(inner, column_name)})"
+    if isinstance(node, exp.Anonymous):
+        return f"{node.name.lower()}({', '.join(_name(a, column_name) for a in node.expressions)})"
+    if isinstance(node, exp.Func) and not isinstance(node, (exp.Cast, exp.Extract, exp.Case, exp.Window)):
+        args = ", ".join(_name(a, column_name) for a in _func_args(node))
+        return f"{node.sql_name().lower()}({args})"
+    return node.sql(dialect="duckdb")
