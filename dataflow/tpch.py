@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 
 TABLES: tuple[str, ...] = (
-    "customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier",
+    "customer",
+    "lineitem",
+    "nation",
+    "orders",
+    "part",
+    "partsupp",
+    "region",
+    "supplier",
 )
 
 QUERY_NUMBERS: tuple[int, ...] = tuple(range(1, 23))
@@ -71,7 +78,9 @@ def generate(sf: float, out_dir: str | Path, threads: int | None = None) -> Path
         cmd += ["--num-threads", str(threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not is_generated(out):
-        raise RuntimeError(f"tpchgen-cli failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+        raise RuntimeError(
+            f"tpchgen-cli failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+        )
     return out
 
 

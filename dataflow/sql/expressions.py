@@ -31,7 +31,6 @@ from ..expr import (
     Call,
     Case,
     Cast,
-    ColumnRef,
     ExprNode,
     InList,
     Literal,
@@ -47,26 +46,76 @@ from .scope import Scope
 SubqueryHook = Callable[[str, exp.Expression, "list[ExprNode] | None"], ExprNode]
 
 _COMPARISONS: dict[type, str] = {
-    exp.EQ: "eq", exp.NEQ: "ne", exp.LT: "lt", exp.LTE: "le", exp.GT: "gt", exp.GTE: "ge",
+    exp.EQ: "eq",
+    exp.NEQ: "ne",
+    exp.LT: "lt",
+    exp.LTE: "le",
+    exp.GT: "gt",
+    exp.GTE: "ge",
 }
 _ARITHMETIC: dict[type, str] = {
-    exp.Add: "add", exp.Sub: "subtract", exp.Mul: "multiply", exp.Div: "divide", exp.Mod: "modulo",
+    exp.Add: "add",
+    exp.Sub: "subtract",
+    exp.Mul: "multiply",
+    exp.Div: "divide",
+    exp.Mod: "modulo",
 }
 # Scalar functions by their lower-case SQL name, and the engine function each becomes.
 _FUNCTIONS: dict[str, str] = {
-    "upper": "upper", "ucase": "upper", "lower": "lower", "lcase": "lower",
-    "length": "length", "len": "length", "strlen": "length", "char_length": "length",
-    "character_length": "length", "abs": "abs", "round": "round", "coalesce": "coalesce",
-    "ifnull": "coalesce", "nullif": "nullif", "concat": "concat",
-    "starts_with": "starts_with", "prefix": "starts_with", "ends_with": "ends_with", "suffix": "ends_with",
-    "contains": "contains", "trim": "trim", "ltrim": "ltrim", "rtrim": "rtrim", "replace": "replace",
-    "year": "year", "month": "month", "day": "day", "dayofmonth": "day", "quarter": "quarter",
-    "substring": "substring", "substr": "substring",
+    "upper": "upper",
+    "ucase": "upper",
+    "lower": "lower",
+    "lcase": "lower",
+    "length": "length",
+    "len": "length",
+    "strlen": "length",
+    "char_length": "length",
+    "character_length": "length",
+    "abs": "abs",
+    "round": "round",
+    "coalesce": "coalesce",
+    "ifnull": "coalesce",
+    "nullif": "nullif",
+    "concat": "concat",
+    "starts_with": "starts_with",
+    "prefix": "starts_with",
+    "ends_with": "ends_with",
+    "suffix": "ends_with",
+    "contains": "contains",
+    "trim": "trim",
+    "ltrim": "ltrim",
+    "rtrim": "rtrim",
+    "replace": "replace",
+    "year": "year",
+    "month": "month",
+    "day": "day",
+    "dayofmonth": "day",
+    "quarter": "quarter",
+    "substring": "substring",
+    "substr": "substring",
 }
-_AGGREGATES: dict[type, str] = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count"}
-_DATE_PARTS = {"year": "year", "years": "year", "month": "month", "months": "month", "day": "day",
-               "days": "day", "quarter": "quarter", "quarters": "quarter"}
-_WINDOW_RANKING: dict[type, str] = {exp.RowNumber: "row_number", exp.Rank: "rank", exp.DenseRank: "dense_rank"}
+_AGGREGATES: dict[type, str] = {
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Min: "min",
+    exp.Max: "max",
+    exp.Count: "count",
+}
+_DATE_PARTS = {
+    "year": "year",
+    "years": "year",
+    "month": "month",
+    "months": "month",
+    "day": "day",
+    "days": "day",
+    "quarter": "quarter",
+    "quarters": "quarter",
+}
+_WINDOW_RANKING: dict[type, str] = {
+    exp.RowNumber: "row_number",
+    exp.Rank: "rank",
+    exp.DenseRank: "dense_rank",
+}
 _INT = re.compile(r"\d+")
 
 
@@ -75,16 +124,31 @@ def sql_type(dtype: exp.DataType) -> str:
     t = dtype.this
     T = exp.DataType.Type
     simple = {
-        T.TINYINT: "int8", T.SMALLINT: "int16", T.INT: "int32", T.BIGINT: "int64",
-        T.UTINYINT: "uint8", T.USMALLINT: "uint16", T.UINT: "uint32", T.UBIGINT: "uint64",
-        T.FLOAT: "float", T.DOUBLE: "double", T.BOOLEAN: "bool", T.DATE: "date32[day]",
-        T.VARCHAR: "string", T.CHAR: "string", T.TEXT: "string", T.NVARCHAR: "string", T.NCHAR: "string",
+        T.TINYINT: "int8",
+        T.SMALLINT: "int16",
+        T.INT: "int32",
+        T.BIGINT: "int64",
+        T.UTINYINT: "uint8",
+        T.USMALLINT: "uint16",
+        T.UINT: "uint32",
+        T.UBIGINT: "uint64",
+        T.FLOAT: "float",
+        T.DOUBLE: "double",
+        T.BOOLEAN: "bool",
+        T.DATE: "date32[day]",
+        T.VARCHAR: "string",
+        T.CHAR: "string",
+        T.TEXT: "string",
+        T.NVARCHAR: "string",
+        T.NCHAR: "string",
         T.TIMESTAMP: "timestamp[us]",
     }
     if t in simple:
         return simple[t]
     if t == T.DECIMAL:
-        params = [int(p.this.this) if isinstance(p.this, exp.Literal) else int(p.name) for p in dtype.expressions]
+        params = [
+            int(p.this.this) if isinstance(p.this, exp.Literal) else int(p.name) for p in dtype.expressions
+        ]
         precision, scale = (params + [18, 3])[:2] if params else (18, 3)
         if len(params) == 1:
             scale = 0
@@ -165,7 +229,11 @@ class ExprTranslator:
 
     def _t_Neg(self, node: exp.Neg) -> ExprNode:
         inner = self.translate(node.this)
-        if isinstance(inner, Literal) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+        if (
+            isinstance(inner, Literal)
+            and isinstance(inner.value, (int, float))
+            and not isinstance(inner.value, bool)
+        ):
             return inner.model_copy(update={"value": -inner.value})
         if isinstance(inner, Literal) and inner.type.startswith("decimal") and isinstance(inner.value, str):
             return inner.model_copy(update={"value": str(-decimal.Decimal(inner.value))})
@@ -202,7 +270,9 @@ class ExprTranslator:
             # x IS TRUE: never NULL
             x = self.translate(node.this)
             want = Literal(value=bool(node.expression.this), type="bool")
-            return Call(fn="coalesce", args=(Call(fn="eq", args=(x, want)), Literal(value=False, type="bool")))
+            return Call(
+                fn="coalesce", args=(Call(fn="eq", args=(x, want)), Literal(value=False, type="bool"))
+            )
         raise UnsupportedError(f"{node.sql(dialect='duckdb')}: IS supports NULL, TRUE and FALSE")
 
     def _t_Between(self, node: exp.Between) -> ExprNode:
@@ -249,8 +319,10 @@ class ExprTranslator:
     def _subquery(self, kind: str, query: exp.Expression, lhs: list[ExprNode] | None) -> ExprNode:
         if self.on_subquery is None:
             raise UnsupportedError(f"a subquery in {self.clause} is not supported")
-        while isinstance(query, exp.Subquery) and not query.args.get("alias") and isinstance(
-            query.this, (exp.Query, exp.Subquery)
+        while (
+            isinstance(query, exp.Subquery)
+            and not query.args.get("alias")
+            and isinstance(query.this, (exp.Query, exp.Subquery))
         ):
             query = query.this
         return self.on_subquery(kind, query, lhs)
@@ -335,7 +407,9 @@ class ExprTranslator:
     def _t_Extract(self, node: exp.Extract) -> ExprNode:
         part = node.this.name.lower()
         if part not in _DATE_PARTS:
-            raise UnsupportedError(f"EXTRACT({part.upper()} FROM ...): only YEAR, QUARTER, MONTH and DAY are supported")
+            raise UnsupportedError(
+                f"EXTRACT({part.upper()} FROM ...): only YEAR, QUARTER, MONTH and DAY are supported"
+            )
         return Call(fn=_DATE_PARTS[part], args=(self.translate(node.expression),))
 
     def _t_Substring(self, node: exp.Substring) -> ExprNode:
@@ -362,7 +436,9 @@ class ExprTranslator:
         if name in ("date_part", "datepart") and len(args) == 2 and isinstance(args[0], exp.Literal):
             part = args[0].this.lower()
             if part not in _DATE_PARTS:
-                raise UnsupportedError(f"date_part('{part}', ...): only year, quarter, month and day are supported")
+                raise UnsupportedError(
+                    f"date_part('{part}', ...): only year, quarter, month and day are supported"
+                )
             return Call(fn=_DATE_PARTS[part], args=(self.translate(args[1]),))
         if name in _FUNCTIONS:
             return Call(fn=_FUNCTIONS[name], args=tuple(self.translate(a) for a in args))
@@ -376,7 +452,9 @@ class ExprTranslator:
     def _aggregate(self, node: exp.Expression, *, filter_: exp.Expression | None = None) -> ExprNode:
         fn = _AGGREGATES[type(node)]
         if not self.aggregates:
-            raise PlanError(f"aggregate functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}")
+            raise PlanError(
+                f"aggregate functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}"
+            )
         if self._in_aggregate:
             raise PlanError(f"aggregate calls cannot be nested: {node.sql(dialect='duckdb')}")
         arg_ast = node.this
@@ -413,7 +491,9 @@ class ExprTranslator:
 
     def _t_Window(self, node: exp.Window) -> ExprNode:
         if not self.windows:
-            raise PlanError(f"window functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}")
+            raise PlanError(
+                f"window functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}"
+            )
         if node.args.get("alias"):
             raise UnsupportedError("named windows (OVER w) are not supported; write the window in OVER (...)")
         func = node.this
@@ -547,8 +627,20 @@ def _describe(node: exp.Expression) -> str:
 # -- output names ---------------------------------------------------------------------------
 
 _INFIX_NAMES: dict[type, str] = {
-    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%", exp.EQ: "=", exp.NEQ: "!=",
-    exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.And: "AND", exp.Or: "OR", exp.DPipe: "||",
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.Mod: "%",
+    exp.EQ: "=",
+    exp.NEQ: "!=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.And: "AND",
+    exp.Or: "OR",
+    exp.DPipe: "||",
 }
 
 

@@ -153,9 +153,11 @@ def join_units(units: list[Unit], preds: list[ExprNode]) -> LogicalPlan:
     while remaining:
         nxt = next(
             (
-                i for i in remaining
+                i
+                for i in remaining
                 if any(
-                    units_of(p) <= joined | {i} and i in units_of(p)
+                    units_of(p) <= joined | {i}
+                    and i in units_of(p)
                     and split_equality(p, cols, units[i].columns) is not None
                     for p in pending
                 )

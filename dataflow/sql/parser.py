@@ -21,7 +21,20 @@ from ..errors import SqlSyntaxError, UnsupportedError
 
 DIALECT = "duckdb"
 
-_CLAUSES = {"WHERE", "HAVING", "JOIN", "ORDER", "GROUP", "LIMIT", "OFFSET", "FROM", "SELECT", "WITH", "CTE", "QUALIFY"}
+_CLAUSES = {
+    "WHERE",
+    "HAVING",
+    "JOIN",
+    "ORDER",
+    "GROUP",
+    "LIMIT",
+    "OFFSET",
+    "FROM",
+    "SELECT",
+    "WITH",
+    "CTE",
+    "QUALIFY",
+}
 _REQUIRED = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*\.(\w+)'>")
 
 
@@ -33,14 +46,12 @@ def parse_sql(text: str) -> exp.Expression:
         statements = [s for s in sqlglot.parse(text, read=DIALECT) if s is not None]
     except ParseError as e:
         raise _from_parse_error(e, text) from None
-    except TokenError as e:
+    except TokenError:
         raise _from_token_error(text) from None
     if not statements:
         raise SqlSyntaxError("empty query", 1, 1)
     if len(statements) > 1:
-        raise UnsupportedError(
-            f"more than one statement ({len(statements)}); run one query at a time"
-        )
+        raise UnsupportedError(f"more than one statement ({len(statements)}); run one query at a time")
     tree = statements[0]
     if not isinstance(tree, exp.Query):
         kind = type(tree).__name__.upper()
@@ -64,7 +75,7 @@ def _from_parse_error(e: ParseError, text: str) -> SqlSyntaxError:
         what = f"{clause} clause" if clause in _CLAUSES else "expression"
         msg = f"incomplete {what}{near}"
     elif desc.startswith("Expecting"):
-        msg = f"expected {desc[len('Expecting '):]}{near}"
+        msg = f"expected {desc[len('Expecting ') :]}{near}"
     elif desc.startswith("Invalid expression / Unexpected token"):
         msg = f"unexpected {token!r}" if token else "unexpected end of the query"
     else:

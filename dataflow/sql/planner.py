@@ -40,7 +40,6 @@ from ..expr import (
     Literal,
     NamedExpr,
     SortKey,
-    WindowCall,
     columns_used,
     contains_aggregate,
     contains_window,
@@ -118,7 +117,9 @@ class Planner:
 
     def plan_top(self, tree: exp.Expression) -> LogicalPlan:
         q = self.plan_query(tree, None, {}, mode="top")
-        exprs = tuple(NamedExpr(name=n, expr=ColumnRef(name=c)) for n, c in zip(q.names, q.columns, strict=True))
+        exprs = tuple(
+            NamedExpr(name=n, expr=ColumnRef(name=c)) for n, c in zip(q.names, q.columns, strict=True)
+        )
         if list(q.plan.column_names()) == q.names:
             return q.plan
         return Project(input=q.plan, exprs=exprs)
@@ -187,18 +188,28 @@ class Planner:
         out = Planned(plan, list(first.names) if mode == "top" else names, names)
         return self._order_limit_names(node, out)
 
-    def _union_inputs(self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> list[Planned]:
+    def _union_inputs(
+        self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], mode: str
+    ) -> list[Planned]:
         """Flatten a chain of UNION ALL (and of UNION, whose distinct is applied once on top)."""
-        if isinstance(node, exp.Union) and not node.args.get("order") and not node.args.get("limit") and not (
-            node.args.get("offset")
-        ) and not (node.args.get("with_") or node.args.get("with")):
+        if (
+            isinstance(node, exp.Union)
+            and not node.args.get("order")
+            and not node.args.get("limit")
+            and not (node.args.get("offset"))
+            and not (node.args.get("with_") or node.args.get("with"))
+        ):
             return self._union_side(node, outer, ctes, mode)
         return [self.plan_query(node, outer, ctes, mode=mode)]
 
-    def _union_side(self, node: exp.Union, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> list[Planned]:
+    def _union_side(
+        self, node: exp.Union, outer: Scope | None, ctes: dict[str, _Cte], mode: str
+    ) -> list[Planned]:
         out = []
         for side in (node.this, node.expression):
-            same = isinstance(side, exp.Union) and bool(side.args.get("distinct")) == bool(node.args.get("distinct"))
+            same = isinstance(side, exp.Union) and bool(side.args.get("distinct")) == bool(
+                node.args.get("distinct")
+            )
             # UNION ALL nested in UNION (or the reverse) must keep its own node
             if same and not side.args.get("order") and not side.args.get("limit"):
                 out += self._union_side(side, outer, ctes, mode)
@@ -238,13 +249,18 @@ class Planner:
         alias_cols = [c.name for c in (alias_node.columns if alias_node is not None else [])]
         if isinstance(node, exp.Table):
             if not isinstance(node.this, exp.Identifier):
-                raise UnsupportedError(f"table functions ({node.this.sql(dialect='duckdb')}) are not supported")
+                raise UnsupportedError(
+                    f"table functions ({node.this.sql(dialect='duckdb')}) are not supported"
+                )
             name = node.name
             alias = node.alias or name
             cte = ctes.get(name.lower())
             if cte is not None and not node.args.get("db"):
                 q = self.plan_query(cte.node, None, cte.ctes, mode="table")
-                plan, names = q.plan, _rename_prefix(q.names, cte.columns, f"the common table expression {name}")
+                plan, names = (
+                    q.plan,
+                    _rename_prefix(q.names, cte.columns, f"the common table expression {name}"),
+                )
                 plan = _project_to(plan, q.columns, names)
             else:
                 plan = self._table(node)
@@ -314,7 +330,9 @@ class Planner:
         cond = t.translate(on)  # type: ignore[arg-type]
         return factor_or(cond)
 
-    def _outer_join(self, left: LogicalPlan, right: LogicalPlan, how: str, preds: list[ExprNode]) -> LogicalPlan:
+    def _outer_join(
+        self, left: LogicalPlan, right: LogicalPlan, how: str, preds: list[ExprNode]
+    ) -> LogicalPlan:
         lcols, rcols = frozenset(left.column_names()), frozenset(right.column_names())
         lk: list[ExprNode] = []
         rk: list[ExprNode] = []
@@ -342,7 +360,9 @@ class Planner:
             from ..expr import conjoin
 
             cond = conjoin(residual)
-        return Join(left=left, right=right, how=how, left_keys=tuple(lk), right_keys=tuple(rk), condition=cond)
+        return Join(
+            left=left, right=right, how=how, left_keys=tuple(lk), right_keys=tuple(rk), condition=cond
+        )
 
     # -- SELECT --------------------------------------------------------------------------
 
@@ -550,7 +570,9 @@ class Planner:
             else:
                 corr_keys, global_agg = [], group is None
             mapping, components = self._components(group_exprs, items, post, scope)
-            plan = builder.aggregate(plan, [NamedExpr(name=mapping[k], expr=k) for k in _unique(group_exprs)], components)
+            plan = builder.aggregate(
+                plan, [NamedExpr(name=mapping[k], expr=k) for k in _unique(group_exprs)], components
+            )
 
             def rw(e: ExprNode, where: str) -> ExprNode:
                 return self._rewrite_post(e, mapping, scope, where)
@@ -561,12 +583,16 @@ class Planner:
             if corr_keys:
                 # the correlation now compares the group key columns with the outer expressions
                 corr_out = [
-                    Call(fn="eq", args=(ColumnRef(name=mapping[k]), o)) for k, o in zip(corr_keys, corr_out, strict=True)
+                    Call(fn="eq", args=(ColumnRef(name=mapping[k]), o))
+                    for k, o in zip(corr_keys, corr_out, strict=True)
                 ]
-                hidden = [NamedExpr(name=mapping[k], expr=ColumnRef(name=mapping[k])) for k in _unique(corr_keys)]
+                hidden = [
+                    NamedExpr(name=mapping[k], expr=ColumnRef(name=mapping[k])) for k in _unique(corr_keys)
+                ]
                 if global_agg and having is None:
                     count_columns = {
-                        i_name for i_name, (_, e) in zip([n for n, _ in items], items, strict=True)
+                        i_name
+                        for i_name, (_, e) in zip([n for n, _ in items], items, strict=True)
                         if isinstance(e, ColumnRef) and _is_count_component(e.name, components)
                     }
             single_row = global_agg and having is None and not limit_given
@@ -631,7 +657,9 @@ class Planner:
             count_columns=count_columns,
         )
 
-    def _select_items(self, item: exp.Expression, scope: Scope, t: ExprTranslator) -> list[tuple[str, ExprNode]]:
+    def _select_items(
+        self, item: exp.Expression, scope: Scope, t: ExprTranslator
+    ) -> list[tuple[str, ExprNode]]:
         star = item if isinstance(item, exp.Star) else None
         qual = None
         if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
@@ -657,7 +685,9 @@ class Planner:
         name = default_name(item, lambda col: _visible_name(scope, col))
         return [(name, t.translate(expr_ast))]
 
-    def _group_item(self, g: exp.Expression, items: list[tuple[str, ExprNode]], t: ExprTranslator) -> ExprNode:
+    def _group_item(
+        self, g: exp.Expression, items: list[tuple[str, ExprNode]], t: ExprTranslator
+    ) -> ExprNode:
         if isinstance(g, exp.Literal) and not g.is_string:
             try:
                 pos = int(g.this)
@@ -850,7 +880,7 @@ def _unique(xs: list[ExprNode]) -> list[ExprNode]:
 def _rename_prefix(names: list[str], aliases: list[str], what: str) -> list[str]:
     if len(aliases) > len(names):
         raise PlanError(f"{what} names {len(aliases)} columns, but there are only {len(names)}")
-    return list(aliases) + list(names[len(aliases):])
+    return list(aliases) + list(names[len(aliases) :])
 
 
 def _project_to(plan: LogicalPlan, columns: list[str], names: list[str]) -> LogicalPlan:
@@ -858,7 +888,8 @@ def _project_to(plan: LogicalPlan, columns: list[str], names: list[str]) -> Logi
     if list(plan.column_names()) == names and columns == names:
         return plan
     return Project(
-        input=plan, exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=c)) for n, c in zip(names, columns, strict=True))
+        input=plan,
+        exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=c)) for n, c in zip(names, columns, strict=True)),
     )
 
 
@@ -894,7 +925,14 @@ def _show(p: ExprNode) -> str:
     from ..expr import transform
     from .scope import outer_name
 
-    return display(transform(p, lambda n: ColumnRef(name=outer_name(n.name)) if isinstance(n, ColumnRef) and is_outer(n.name) else n))
+    return display(
+        transform(
+            p,
+            lambda n: (
+                ColumnRef(name=outer_name(n.name)) if isinstance(n, ColumnRef) and is_outer(n.name) else n
+            ),
+        )
+    )
 
 
 def _is_count_component(name: str, components: list[NamedExpr]) -> bool:
@@ -929,7 +967,9 @@ def _common_type(types: list[str | None], name: str) -> str | None:
     if all(pa.types.is_integer(t) or pa.types.is_decimal(t) for t in ats):
         decs = [t for t in ats if pa.types.is_decimal(t)]
         scale = max(t.scale for t in decs)
-        whole = max([t.precision - t.scale for t in decs] + [19 if any(pa.types.is_integer(t) for t in ats) else 0])
+        whole = max(
+            [t.precision - t.scale for t in decs] + [19 if any(pa.types.is_integer(t) for t in ats) else 0]
+        )
         return f"decimal128({min(38, whole + scale)}, {scale})"
     if all(pa.types.is_integer(t) or pa.types.is_decimal(t) or pa.types.is_floating(t) for t in ats):
         return "double"

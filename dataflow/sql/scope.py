@@ -35,7 +35,7 @@ def is_outer(name: str) -> bool:
 
 
 def outer_name(name: str) -> str:
-    return name[len(OUTER_PREFIX):]
+    return name[len(OUTER_PREFIX) :]
 
 
 @dataclass

@@ -105,9 +105,7 @@ class SubqueryPlanner:
             return self._semi(plan, "in", node.args["query"], lhs_list, negated, scope, ctes)
 
         pending: list[Pending] = []
-        t = ExprTranslator(
-            scope, lambda k, a, lhs: self.placeholder(k, a, lhs, pending), clause="WHERE"
-        )
+        t = ExprTranslator(scope, lambda k, a, lhs: self.placeholder(k, a, lhs, pending), clause="WHERE")
         scope.allow_outer = correlated
         scope.what = "WHERE"
         try:
@@ -188,8 +186,13 @@ class SubqueryPlanner:
                     "write NOT EXISTS (... AND x = y) instead"
                 )
         return Join(
-            left=plan, right=right, how=how, left_keys=tuple(lk), right_keys=tuple(rk),
-            condition=conjoin(residual), null_aware=null_aware,
+            left=plan,
+            right=right,
+            how=how,
+            left_keys=tuple(lk),
+            right_keys=tuple(rk),
+            condition=conjoin(residual),
+            null_aware=null_aware,
         )
 
     def _exists_uncorrelated(self, plan: LogicalPlan, right: LogicalPlan, negated: bool) -> LogicalPlan:
@@ -251,11 +254,19 @@ class SubqueryPlanner:
         if not preds:
             if not sub.single_row:
                 # at most one row is expected; an empty result must still give one NULL row
-                right = builder.aggregate(right, [], [NamedExpr(name=p.name, expr=AggCall(fn="max", arg=ColumnRef(name=value)))])
+                right = builder.aggregate(
+                    right, [], [NamedExpr(name=p.name, expr=AggCall(fn="max", arg=ColumnRef(name=value)))]
+                )
             else:
                 right = _keep(right, {value: p.name})
             if key is not None:
-                keyed = Join(left=plan, right=right, how="inner", left_keys=(key,), right_keys=(ColumnRef(name=p.name),))
+                keyed = Join(
+                    left=plan,
+                    right=right,
+                    how="inner",
+                    left_keys=(key,),
+                    right_keys=(ColumnRef(name=p.name),),
+                )
                 return keyed, True
             return Join(left=plan, right=right, how="cross"), False
         outer_cols = frozenset(plan.column_names())
@@ -278,7 +289,12 @@ class SubqueryPlanner:
             lk.append(key)  # type: ignore[arg-type]
             rk.append(ColumnRef(name=raw))
         joined: LogicalPlan = Join(
-            left=plan, right=right, how=how, left_keys=tuple(lk), right_keys=tuple(rk), condition=conjoin(residual)
+            left=plan,
+            right=right,
+            how=how,
+            left_keys=tuple(lk),
+            right_keys=tuple(rk),
+            condition=conjoin(residual),
         )
         if count_fix:
             zero = Call(fn="coalesce", args=(ColumnRef(name=raw), Literal(value=0, type="int64")))
@@ -292,9 +308,13 @@ class SubqueryPlanner:
         right, preds, _ = self._prepare(plan, sub)
         if not preds:
             cnt = f"{p.name}_count"
-            counted = builder.aggregate(Limit(input=right, limit=1), [], [NamedExpr(name=cnt, expr=AggCall(fn="count_star"))])
+            counted = builder.aggregate(
+                Limit(input=right, limit=1), [], [NamedExpr(name=cnt, expr=AggCall(fn="count_star"))]
+            )
             joined = Join(left=plan, right=counted, how="cross")
-            return _append(joined, p.name, Call(fn="gt", args=(ColumnRef(name=cnt), Literal(value=0, type="int64"))))
+            return _append(
+                joined, p.name, Call(fn="gt", args=(ColumnRef(name=cnt), Literal(value=0, type="int64")))
+            )
         lk, rk, residual = _split(preds, plan, right)
         if residual:
             raise UnsupportedError(
@@ -302,12 +322,23 @@ class SubqueryPlanner:
             )
         mark = f"{p.name}_mark"
         keys = [NamedExpr(name=f"{p.name}_k{i}", expr=k) for i, k in enumerate(rk)]
-        marked = Distinct(input=Project(input=right, exprs=(*keys, NamedExpr(name=mark, expr=Literal(value=True, type="bool")))))
+        marked = Distinct(
+            input=Project(
+                input=right, exprs=(*keys, NamedExpr(name=mark, expr=Literal(value=True, type="bool")))
+            )
+        )
         joined = Join(
-            left=plan, right=marked, how="left", left_keys=tuple(lk),
+            left=plan,
+            right=marked,
+            how="left",
+            left_keys=tuple(lk),
             right_keys=tuple(ColumnRef(name=k.name) for k in keys),
         )
-        return _append(joined, p.name, Call(fn="coalesce", args=(ColumnRef(name=mark), Literal(value=False, type="bool"))))
+        return _append(
+            joined,
+            p.name,
+            Call(fn="coalesce", args=(ColumnRef(name=mark), Literal(value=False, type="bool"))),
+        )
 
     def _in_mark(self, plan: LogicalPlan, p: Pending, scope: Scope, ctes: dict[str, Any]) -> LogicalPlan:
         assert p.lhs is not None
@@ -326,13 +357,26 @@ class SubqueryPlanner:
         v = ColumnRef(name=values[0])
         key, mark, n, nn = (f"{p.name}_{s}" for s in ("key", "mark", "rows", "values"))
         marked = Distinct(
-            input=Project(input=right, exprs=(NamedExpr(name=key, expr=v), NamedExpr(name=mark, expr=Literal(value=True, type="bool"))))
+            input=Project(
+                input=right,
+                exprs=(
+                    NamedExpr(name=key, expr=v),
+                    NamedExpr(name=mark, expr=Literal(value=True, type="bool")),
+                ),
+            )
         )
         stats = builder.aggregate(
-            right, [], [NamedExpr(name=n, expr=AggCall(fn="count_star")), NamedExpr(name=nn, expr=AggCall(fn="count", arg=v))]
+            right,
+            [],
+            [
+                NamedExpr(name=n, expr=AggCall(fn="count_star")),
+                NamedExpr(name=nn, expr=AggCall(fn="count", arg=v)),
+            ],
         )
         lhs = p.lhs[0]
-        joined: LogicalPlan = Join(left=plan, right=marked, how="left", left_keys=(lhs,), right_keys=(ColumnRef(name=key),))
+        joined: LogicalPlan = Join(
+            left=plan, right=marked, how="left", left_keys=(lhs,), right_keys=(ColumnRef(name=key),)
+        )
         joined = Join(left=joined, right=stats, how="cross")
         zero = Literal(value=0, type="int64")
         value = Case(
@@ -340,7 +384,13 @@ class SubqueryPlanner:
                 (Call(fn="is_not_null", args=(ColumnRef(name=mark),)), Literal(value=True, type="bool")),
                 (Call(fn="eq", args=(ColumnRef(name=n), zero)), Literal(value=False, type="bool")),
                 (
-                    Call(fn="or", args=(Call(fn="is_null", args=(lhs,)), Call(fn="lt", args=(ColumnRef(name=nn), ColumnRef(name=n))))),
+                    Call(
+                        fn="or",
+                        args=(
+                            Call(fn="is_null", args=(lhs,)),
+                            Call(fn="lt", args=(ColumnRef(name=nn), ColumnRef(name=n))),
+                        ),
+                    ),
                     Literal(value=None, type="bool"),
                 ),
             ),
@@ -387,14 +437,18 @@ class SubqueryPlanner:
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
-    while isinstance(node, exp.Subquery) and not node.args.get("alias") and not (
-        node.args.get("order") or node.args.get("limit") or node.args.get("offset")
+    while (
+        isinstance(node, exp.Subquery)
+        and not node.args.get("alias")
+        and not (node.args.get("order") or node.args.get("limit") or node.args.get("offset"))
     ):
         node = node.this
     return node
 
 
-def _split(preds: list[ExprNode], left: LogicalPlan, right: LogicalPlan) -> tuple[list[ExprNode], list[ExprNode], list[ExprNode]]:
+def _split(
+    preds: list[ExprNode], left: LogicalPlan, right: LogicalPlan
+) -> tuple[list[ExprNode], list[ExprNode], list[ExprNode]]:
     lcols, rcols = frozenset(left.column_names()), frozenset(right.column_names())
     lk, rk, residual = [], [], []
     for p in preds:
@@ -414,7 +468,9 @@ def _append(plan: LogicalPlan, name: str, expr: ExprNode) -> LogicalPlan:
 
 def _keep(plan: LogicalPlan, rename: dict[str, str]) -> LogicalPlan:
     """Only the columns in ``rename``, renamed."""
-    return Project(input=plan, exprs=tuple(NamedExpr(name=new, expr=ColumnRef(name=old)) for old, new in rename.items()))
+    return Project(
+        input=plan, exprs=tuple(NamedExpr(name=new, expr=ColumnRef(name=old)) for old, new in rename.items())
+    )
 
 
 def _drop(plan: LogicalPlan, names: list[str]) -> LogicalPlan:
