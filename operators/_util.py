@@ -19,6 +19,8 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Rec
         batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else empty_of(schema)
     if batch.schema.equals(schema):
         return batch
+    if not len(schema):  # no columns, but still a number of rows
+        return batch.select([])
     arrays = []
     for i, field in enumerate(schema):
         arr = batch.column(i)
@@ -32,6 +34,8 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema`` (columns by position, renamed and cast)."""
     if table.schema.equals(schema):
         return table
+    if not len(schema):
+        return table.select([])
     cols = []
     for i, field in enumerate(schema):
         c = table.column(i)

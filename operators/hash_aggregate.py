@@ -115,7 +115,8 @@ class HashAggregate(Operator):
 
     def _chunk_states(self, chunk: pa.Table) -> pa.Table:
         """Raw rows -> one state row per group."""
-        columns = {k: chunk.column(k) for k in self.keys}
+        key_cols = self._key_columns()
+        columns = {kc: chunk.column(k) for kc, k in zip(key_cols, self.keys, strict=True)}
         specs: list[tuple[Any, ...]] = []
         outputs: list[tuple[str, str]] = []  # (state column, group_by output column)
         for i, agg in enumerate(self.aggs):
@@ -141,16 +142,16 @@ class HashAggregate(Operator):
             else:  # min, max
                 specs.append((a, agg.fn))
                 outputs.append((f"__s{i}", f"{a}_{agg.fn}"))
-        res = (
-            pa.table(columns).group_by(self.keys).aggregate(specs)
-            if columns
-            else self._count_only(chunk, specs)
-        )
-        return self._state_table(res, outputs)
+        if columns:
+            res = pa.table(columns).group_by(key_cols).aggregate(specs)
+        else:  # a global count(*) only: no column to aggregate
+            res = pa.table({"count_all": pa.array([chunk.num_rows], pa.int64())})
+        return self._state_table(res, outputs, key_cols)
 
-    def _count_only(self, chunk: pa.Table, specs: list[tuple[Any, ...]]) -> pa.Table:
-        """A global aggregate made only of count(*): no column to group."""
-        return pa.table({"count_all": pa.array([chunk.num_rows], pa.int64())})
+    def _key_columns(self) -> list[str]:
+        """Internal names for the keys while grouping raw rows (so that no key name can
+        collide with an aggregate's output name, like ``count_all``)."""
+        return [f"__k{j}" for j in range(len(self.keys))]
 
     def _merge_states(self, states: pa.Table) -> pa.Table:
         """State rows -> one state row per group."""
@@ -171,9 +172,12 @@ class HashAggregate(Operator):
             return states.group_by(self.keys).aggregate([]).select(self.keys)
         return self._state_table(states.group_by(self.keys).aggregate(specs), outputs)
 
-    def _state_table(self, res: pa.Table, outputs: list[tuple[str, str]]) -> pa.Table:
+    def _state_table(
+        self, res: pa.Table, outputs: list[tuple[str, str]], key_cols: list[str] | None = None
+    ) -> pa.Table:
+        """``res`` (a group_by result) as a state table: keys, then state columns."""
         names = list(self.keys) + [s for s, _ in outputs]
-        cols = [res.column(k) for k in self.keys] + [res.column(o) for _, o in outputs]
+        cols = [res.column(k) for k in (key_cols or self.keys)] + [res.column(o) for _, o in outputs]
         return pa.Table.from_arrays(cols, names=names)
 
     def _rename_states(self, chunk: pa.Table) -> pa.Table:
@@ -224,8 +228,10 @@ class HashAggregate(Operator):
 
     def _distinct_states(self, table: pa.Table) -> pa.Table:
         """Merged-state table for the whole input, DISTINCT aggregates included."""
-        keys = list(self.keys) or ["__df_global"]
-        columns = {k: table.column(k) for k in self.keys}
+        keys = self._key_columns() or ["__df_global"]
+        columns = {
+            kc: table.column(k) for kc, k in zip(keys, self.keys, strict=False)
+        }  # no keys: __df_global
         if not self.keys:
             columns["__df_global"] = pa.array(np.zeros(table.num_rows, dtype=np.int8))
         specs: list[tuple[Any, ...]] = []
@@ -249,7 +255,7 @@ class HashAggregate(Operator):
             else:
                 specs.append((a, agg.fn))
         res = pa.table(columns).group_by(keys).aggregate(specs)
-        out_cols = [res.column(k) for k in self.keys]
+        out_cols = [res.column(kc) for kc in keys[: len(self.keys)]]
         names = list(self.keys)
         for i, agg in enumerate(self.aggs):
             a = f"__a{i}"

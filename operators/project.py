@@ -28,8 +28,5 @@ class Project(Operator):
                 if arr.type != field.type:
                     arr = arr.cast(field.type)
                 arrays.append(arr)
-            yield (
-                pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-                if arrays
-                else pa.RecordBatch.from_pydict({}, schema=self.schema)
-            )
+            # no expressions (e.g. under count(*)): no columns, but the rows still count
+            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema) if arrays else batch.select([])

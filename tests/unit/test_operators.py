@@ -260,3 +260,22 @@ def test_union_concatenates_and_casts() -> None:
     out = run(node, a, b)
     assert out.column_names == ["x", "s"]
     assert out.to_pylist() == [{"x": 1, "s": "a"}, {"x": 2, "s": None}, {"x": 3, "s": "c"}]
+
+
+def test_zero_column_batches_keep_their_rows() -> None:
+    """count(*) plans project no columns: the row count must survive."""
+    from dataflow.physical import AggSpec, PHashAggregate
+
+    t = sample_table(500)
+    project = PProject(input=source(t), exprs=())
+    op = build_operator(project, TaskContext())
+    out = list(op.execute([iter(t.to_batches(max_chunksize=128))]))
+    assert [b.num_columns for b in out] == [0] * 4 and sum(b.num_rows for b in out) == 500
+    agg = PHashAggregate(input=project, mode="single", keys=(), aggs=(AggSpec(name="n", fn="count_star"),))
+    assert run_op(build_operator(agg, TaskContext()), out).to_pylist() == [{"n": 500}]
+    partial = PHashAggregate(
+        input=project, mode="partial", keys=(), aggs=(AggSpec(name="n", fn="count_star"),)
+    )
+    states = run_op(build_operator(partial, TaskContext()), out)
+    final = PHashAggregate(input=partial, mode="final", keys=(), aggs=(AggSpec(name="n", fn="count_star"),))
+    assert run_op(build_operator(final, TaskContext()), states).to_pylist() == [{"n": 500}]

@@ -192,3 +192,13 @@ def test_distinct_rejected_outside_single_mode() -> None:
     node = PHashAggregate(input=source(t), mode="partial", keys=("k",), aggs=DISTINCT_AGGS[:1])
     with pytest.raises(DataflowError):
         build_operator(node, TaskContext())
+
+
+def test_key_names_that_look_like_aggregate_outputs() -> None:
+    t = pa.table({"count_all": [1, 1, 2], "x_sum": [1, 2, 3]})
+    aggs = (AggSpec(name="n", fn="count_star"), AggSpec(name="s", fn="sum", arg="x_sum"))
+    for distinct in (False, True):
+        a = aggs + ((AggSpec(name="d", fn="count", arg="x_sum", distinct=True),) if distinct else ())
+        out = single(t, ("count_all",), aggs=a)
+        rows = sorted(out.to_pylist(), key=lambda r: r["count_all"])
+        assert [(r["count_all"], r["n"], r["s"]) for r in rows] == [(1, 2, 3), (2, 1, 3)]

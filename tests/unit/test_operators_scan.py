@@ -61,7 +61,7 @@ def scan_node(paths: list[str], predicate=None, columns: tuple[str, ...] | None 
         table="t",
         source=ParquetSource(paths=tuple(paths)),
         table_schema=schema,
-        columns=columns or tuple(f.name for f in schema),
+        columns=columns if columns is not None else tuple(f.name for f in schema),
         predicate=None if predicate is None else predicate.node,
     )
 
@@ -201,3 +201,9 @@ def test_decimal_and_string_statistics_are_compared_as_values(tmp_path: Path) ->
     ]
     for pred, kept in cases:
         assert len(plan_morsels(scan_node([str(p)], pred), 10)) == kept, pred
+
+
+def test_scan_without_output_columns_counts_rows(files: list[str]) -> None:
+    node = scan_node(files, col("i") < 250, columns=())
+    out = run_scan(node, plan_morsels(node, 64))
+    assert out.num_columns == 0 and out.num_rows == 250
