@@ -440,6 +440,11 @@ class ExprTranslator:
                     f"date_part('{part}', ...): only year, quarter, month and day are supported"
                 )
             return Call(fn=_DATE_PARTS[part], args=(self.translate(args[1]),))
+        if name == "concat":
+            # concat() skips NULLs (unlike ||, which gives NULL)
+            empty = Literal(value="", type="string")
+            parts = [Call(fn="coalesce", args=(self.translate(a), empty)) for a in args]
+            return Call(fn="concat", args=tuple(parts))
         if name in _FUNCTIONS:
             return Call(fn=_FUNCTIONS[name], args=tuple(self.translate(a) for a in args))
         known = list(_FUNCTIONS) + ["count", "sum", "avg", "min", "max", "row_number", "rank", "dense_rank"]

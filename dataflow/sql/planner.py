@@ -164,7 +164,7 @@ class Planner:
         inner_mode = "table" if mode == "top" else mode
         if mode in ("scalar", "in", "exists"):
             inner_mode = "table"  # a set operation is never correlated here
-        parts = self._union_inputs(node, outer, ctes, inner_mode)
+        parts = self._union_side(node, outer, ctes, inner_mode)
         first = parts[0]
         n = len(first.columns)
         for p in parts[1:]:
@@ -187,20 +187,6 @@ class Planner:
             plan = Distinct(input=plan)
         out = Planned(plan, list(first.names) if mode == "top" else names, names)
         return self._order_limit_names(node, out)
-
-    def _union_inputs(
-        self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], mode: str
-    ) -> list[Planned]:
-        """Flatten a chain of UNION ALL (and of UNION, whose distinct is applied once on top)."""
-        if (
-            isinstance(node, exp.Union)
-            and not node.args.get("order")
-            and not node.args.get("limit")
-            and not (node.args.get("offset"))
-            and not (node.args.get("with_") or node.args.get("with"))
-        ):
-            return self._union_side(node, outer, ctes, mode)
-        return [self.plan_query(node, outer, ctes, mode=mode)]
 
     def _union_side(
         self, node: exp.Union, outer: Scope | None, ctes: dict[str, _Cte], mode: str
@@ -553,7 +539,7 @@ class Planner:
         pre = [p for p in pending if p.name in pre_names]
         post_pending = [p for p in pending if p.name not in pre_names]
         if pre:
-            plan = self.subqueries.attach(plan, pre, scope, ctes, post)
+            plan = self.subqueries.attach(plan, pre, scope, ctes)
 
         hidden: list[NamedExpr] = []  # correlation columns a subquery must expose
         corr_out: list[ExprNode] = list(correlation)

@@ -46,7 +46,9 @@ def session(data):
 def test_the_22_queries_are_there():
     texts = [tpch.query_text(n) for n in tpch.QUERY_NUMBERS]
     assert len(texts) == 22
-    assert all(t.lstrip().startswith(f"-- TPC-H Q{n}:") for n, t in zip(tpch.QUERY_NUMBERS, texts, strict=True))
+    assert all(
+        t.lstrip().startswith(f"-- TPC-H Q{n}:") for n, t in zip(tpch.QUERY_NUMBERS, texts, strict=True)
+    )
 
 
 @pytest.mark.parametrize("parallelism", [1, 2])
