@@ -232,7 +232,12 @@ class HashJoin(Operator):
     def _stream(self, decl: ac.Declaration, gate: ProbeGate) -> Iterator[pa.RecordBatch]:
         """Pull the join output, telling the gate how much was consumed."""
         _register_udfs()
-        reader = decl.to_reader()
+        _reserve_io_thread()
+        try:
+            reader = decl.to_reader()
+        except BaseException:
+            _release_io_thread()
+            raise
         try:
             while True:
                 try:
@@ -251,6 +256,7 @@ class HashJoin(Operator):
         finally:
             gate.close()
             reader.close()
+            _release_io_thread()
 
     def _run_acero(
         self, probe: Iterator[pa.RecordBatch], build: pa.Table, expr: pc.Expression | None
@@ -441,6 +447,29 @@ class ProbeGate:
             self.closed = True
             self.cond.notify_all()
         _GATES.pop(self.id, None)
+
+
+# Acero reads a record_batch_reader_source on its IO thread pool, and the probe stream
+# blocks that thread while it waits for upstream operators, often another join's output
+# (whose own probe stream holds another IO thread). Joins nested deeper than the pool
+# is wide would deadlock, so every running join reserves one IO thread of its own.
+_IO_LOCK = threading.Lock()
+_IO_BASE = pa.io_thread_count()
+_ACTIVE_JOINS = 0
+
+
+def _reserve_io_thread() -> None:
+    global _ACTIVE_JOINS
+    with _IO_LOCK:
+        _ACTIVE_JOINS += 1
+        if pa.io_thread_count() < _IO_BASE + _ACTIVE_JOINS:
+            pa.set_io_thread_count(_IO_BASE + _ACTIVE_JOINS)
+
+
+def _release_io_thread() -> None:
+    global _ACTIVE_JOINS
+    with _IO_LOCK:
+        _ACTIVE_JOINS -= 1
 
 
 # Progress reports from inside Acero: scalar UDFs that return their first argument.

@@ -235,12 +235,12 @@ def test_hash_join_selective_probe_does_not_stall() -> None:
     assert pulled[0] == 300 and sum(b.num_rows for b in out) == 0
 
 
-def test_hash_join_chain_does_not_deadlock() -> None:
-    """Joins fed by joins (each an Acero plan reading the previous one's output)."""
+def _join_chain(depth: int, batches: int) -> int:
+    """Rows out of ``depth`` joins, each probing with the previous one's output."""
     pulled = [0]
-    stream: Iterator[pa.RecordBatch] = probe_stream(30, 5000, pulled)
+    stream: Iterator[pa.RecordBatch] = probe_stream(batches, 5000, pulled)
     lschema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
-    for d in range(6):
+    for d in range(depth):
         rschema = pa.schema([(f"bk{d}", pa.int64()), (f"bv{d}", pa.float64())])
         node = PHashJoin(
             left=source(lschema, "l"),
@@ -252,7 +252,22 @@ def test_hash_join_chain_does_not_deadlock() -> None:
         build = build_table().rename_columns([f"bk{d}", f"bv{d}"])
         stream = build_operator(node, TaskContext()).execute([stream, iter(build.to_batches())])
         lschema = pa.schema(list(lschema) + list(rschema))
-    assert sum(b.num_rows for b in stream) == 150_000
+    return sum(b.num_rows for b in stream)
+
+
+def test_hash_join_chain_does_not_deadlock() -> None:
+    """Joins fed by joins, in several threads at once: more probe streams blocked on
+    upstream joins than Acero has IO threads by default (8)."""
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(_join_chain(5, 12)), daemon=True) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert results == [60_000] * 4
 
 
 def test_hash_join_propagates_probe_errors() -> None:
