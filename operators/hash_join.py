@@ -428,21 +428,25 @@ class ProbeGate:
             return not self.closed
 
     def probed(self, seq: int) -> None:
+        """Acero: probe batch ``seq`` reached the join."""
         with self.cond:
             if seq > self.seen:
                 self.seen = seq
                 self.cond.notify_all()
 
     def emitted(self, rows: int) -> None:
+        """Acero: ``rows`` output rows went to the sink."""
         with self.cond:
             self.produced += rows
 
     def consumed(self, rows: int) -> None:
+        """The consumer read ``rows`` output rows."""
         with self.cond:
             self.taken += rows
             self.cond.notify_all()
 
     def close(self) -> None:
+        """The join is done (or abandoned): release the feeding generator."""
         with self.cond:
             self.closed = True
             self.cond.notify_all()
