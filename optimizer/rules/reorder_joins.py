@@ -98,6 +98,12 @@ class _Reorderer:
     def visit(self, plan: L.LogicalPlan) -> L.LogicalPlan:
         if isinstance(plan, L.Join) and plan.how in _INNER:
             return self._reorder(plan)
+        if isinstance(plan, L.Project) and _is_inner_join(plan.input):
+            # read the reordered join's columns directly: no second projection
+            built, output = self._region(plan.input)  # type: ignore[arg-type]
+            mapping = dict(output)
+            exprs = tuple(NamedExpr(name=e.name, expr=_rename(e.expr, mapping)) for e in plan.exprs)
+            return plan.replace(input=built, exprs=exprs)
         kids = plan.children()
         if not kids:
             return plan
@@ -137,20 +143,22 @@ class _Reorderer:
     # -- ordering --------------------------------------------------------------------------
 
     def _reorder(self, plan: L.Join) -> L.LogicalPlan:
+        built, output = self._region(plan)
+        if [f.name for f in built.schema] == [o for o, _ in output] and all(o == i for o, i in output):
+            return built
+        return L.Project(
+            input=built, exprs=tuple(NamedExpr(name=o, expr=ColumnRef(name=i)) for o, i in output)
+        )
+
+    def _region(self, plan: L.Join) -> tuple[L.LogicalPlan, list[tuple[str, str]]]:
+        """The join tree rebuilt, and its output as (output name, built column name)."""
         region = self._flatten(plan, through_projects=True)
         names = [f.name for r in region.relations for f in r.schema]
         if len(set(names)) != len(names):
             # a projection dropped a column whose name a relation above reuses: keep
             # projections as leaves (the inputs of each join never share names)
             region = self._flatten(plan, through_projects=False)
-        built = self._build(region)
-        out = [f.name for f in built.schema]
-        want = [o for o, _ in region.output]
-        if out == want and all(o == i for o, i in region.output):
-            return built
-        return L.Project(
-            input=built, exprs=tuple(NamedExpr(name=o, expr=ColumnRef(name=i)) for o, i in region.output)
-        )
+        return self._build(region), region.output
 
     def _build(self, region: _Region) -> L.LogicalPlan:
         relations = list(region.relations)
