@@ -5,7 +5,8 @@ A sub-expression that reads no column (``CAST('1994-01-01' AS date32[day])``,
 :func:`dataflow.compute.evaluate` on a one-row batch and replaced by a literal of the
 same type. Boolean identities are simplified (``x AND TRUE`` to ``x``, ``x OR FALSE``
 to ``x``, ``NOT NOT x`` to ``x``, ``x AND FALSE`` to ``FALSE``, ``x OR TRUE`` to
-``TRUE``) and a filter on ``TRUE`` disappears. A rewrite is kept only if the
+``TRUE``), CASE branches with constant conditions are resolved, and a filter on
+``TRUE`` disappears. A rewrite is kept only if the
 expression's type (and, for output columns, nullability) is unchanged, so the plan's
 schema never moves; anything that fails to evaluate (a bad cast, a division by zero)
 is left for the query to report when it runs.
@@ -36,6 +37,7 @@ from dataflow.compute import evaluate, infer_aggregate_field, infer_field, infer
 from dataflow.expr import (
     AggCall,
     Call,
+    Case,
     ColumnRef,
     ExprNode,
     Literal,
@@ -144,6 +146,8 @@ def _fold(node: ExprNode) -> ExprNode:
 
 
 def _simplify(node: ExprNode) -> ExprNode:
+    if isinstance(node, Case):
+        return _simplify_case(node)
     if not isinstance(node, Call):
         return node
     if node.fn == "not" and len(node.args) == 1:
@@ -161,6 +165,21 @@ def _simplify(node: ExprNode) -> ExprNode:
         if b == unit:
             return a
     return node
+
+
+def _simplify_case(node: Case) -> ExprNode:
+    """Drop branches whose condition is a constant FALSE or NULL; a leading constant
+    TRUE branch is the value (the caller's type check rejects a type change)."""
+    whens = tuple(
+        (c, v)
+        for c, v in node.whens
+        if not (isinstance(c, Literal) and (c.value is None or c.value is False))
+    )
+    if whens and whens[0][0] == _TRUE:
+        return whens[0][1]
+    if not whens:
+        return node.otherwise if node.otherwise is not None else node
+    return node if len(whens) == len(node.whens) else node.model_copy(update={"whens": whens})
 
 
 def _is_constant(node: ExprNode) -> bool:
