@@ -433,6 +433,8 @@ class ExprTranslator:
         else:
             name = node.sql_name().lower()
             args = _func_args(node)
+        if name in ("row_number", "rank", "dense_rank") or type(node) in _WINDOW_RANKING:
+            raise PlanError(f"{_written_name(node)}() needs an OVER (...) clause")
         if name in ("date_part", "datepart") and len(args) == 2 and isinstance(args[0], exp.Literal):
             part = args[0].this.lower()
             if part not in _DATE_PARTS:
@@ -447,10 +449,11 @@ class ExprTranslator:
             return Call(fn="concat", args=tuple(parts))
         if name in _FUNCTIONS:
             return Call(fn=_FUNCTIONS[name], args=tuple(self.translate(a) for a in args))
+        written = _written_name(node)
         known = list(_FUNCTIONS) + ["count", "sum", "avg", "min", "max", "row_number", "rank", "dense_rank"]
-        near = near_matches(name, known)
+        near = [n for n in near_matches(written, known) if n != written]
         hint = f"; did you mean {' or '.join(near)}?" if near else ""
-        raise UnsupportedError(f"the function {name}() is not supported{hint}")
+        raise UnsupportedError(f"the function {written}() is not supported{hint}")
 
     # -- aggregates and windows ----------------------------------------------------------
 
@@ -567,6 +570,17 @@ def _frame_is_whole_partition(spec: exp.WindowSpec) -> bool:
     end = str(spec.args.get("end") or "").upper()
     end_side = str(spec.args.get("end_side") or "").upper()
     return start == "UNBOUNDED" and end == "UNBOUNDED" and end_side == "FOLLOWING"
+
+
+def _written_name(node: exp.Func) -> str:
+    """The function's name as DuckDB spells it (sqlglot normalizes some, e.g. strftime)."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    try:
+        text = node.sql(dialect="duckdb")
+    except Exception:  # noqa: BLE001 - only for the message
+        return node.sql_name().lower()
+    return text.split("(", 1)[0].strip().lower() or node.sql_name().lower()
 
 
 def _func_args(node: exp.Func) -> list[exp.Expression]:

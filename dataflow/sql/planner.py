@@ -16,9 +16,10 @@ tables are planned recursively.
 ...                     table_schema=(Field(name="a", type="int64"), Field(name="b", type="string")))
 >>> print(render(plan_sql("select b, count(*) as n from t where a > 1 group by b", Catalog())))
 Project b, n
-  Aggregate keys=[b] aggs=[count(*) AS n]
-    Filter (a > 1)
-      Scan t
+  Project b, __agg0 AS n
+    Aggregate keys=[b] aggs=[count(*) AS __agg0]
+      Filter (a > 1)
+        Scan t
 """
 
 from __future__ import annotations
