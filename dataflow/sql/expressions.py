@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..errors import PlanError, UnsupportedError, near_matches
+from ..errors import PlanError, UnknownColumnError, UnsupportedError, near_matches
 from ..expr import (
     AggCall,
     Call,
@@ -178,8 +178,11 @@ class ExprTranslator:
         aggregates: bool = False,
         windows: bool = False,
         clause: str = "the query",
+        aliases: dict[str, ExprNode] | None = None,
     ) -> None:
         self.scope = scope
+        # select-list names usable where a column name is not found (HAVING, ORDER BY)
+        self.aliases = aliases or {}
         self.on_subquery = on_subquery
         self.aggregates = aggregates
         self.windows = windows
@@ -211,7 +214,12 @@ class ExprTranslator:
         parts = [p.name for p in node.parts]
         if isinstance(node.this, exp.Star):
             raise UnsupportedError(f"{node.sql()} is only allowed as a select item")
-        return self.scope.resolve(parts)
+        try:
+            return self.scope.resolve(parts)
+        except UnknownColumnError:
+            if len(parts) == 1 and parts[0].lower() in self.aliases:
+                return self.aliases[parts[0].lower()]
+            raise
 
     def _t_Literal(self, node: exp.Literal) -> ExprNode:
         if node.is_string:
@@ -361,6 +369,9 @@ class ExprTranslator:
 
     def _t_DPipe(self, node: exp.DPipe) -> ExprNode:
         return self._call("concat", node.this, node.expression)
+
+    def _t_Collate(self, node: exp.Collate) -> ExprNode:
+        raise UnsupportedError("COLLATE is not supported")
 
     def _t_IntDiv(self, node: exp.IntDiv) -> ExprNode:
         raise UnsupportedError("integer division (//) is not supported; use CAST(a / b AS BIGINT)")

@@ -141,8 +141,12 @@ class Planner:
             if with_.args.get("recursive"):
                 raise UnsupportedError("WITH RECURSIVE is not supported")
             ctes = dict(ctes)
+            defined: set[str] = set()
             for cte in with_.expressions:
                 name = cte.alias
+                if name.lower() in defined:
+                    raise PlanError(f"the common table expression {name!r} is defined more than once")
+                defined.add(name.lower())
                 cols = [c.name for c in (cte.args["alias"].columns or [])]
                 ctes[name.lower()] = _Cte(cte.this, cols, dict(ctes))
         if isinstance(node, exp.Subquery):
@@ -234,6 +238,16 @@ class Planner:
         renamed to the scope's plan names where they collide."""
         alias_node = node.args.get("alias")
         alias_cols = [c.name for c in (alias_node.columns if alias_node is not None else [])]
+        if node.args.get("sample") is not None:
+            raise UnsupportedError("TABLESAMPLE is not supported")
+        if isinstance(node, exp.Subquery) and not isinstance(node.this, exp.Query):
+            raise UnsupportedError(
+                "parenthesized joins in FROM are not supported; list the joins without parentheses"
+            )
+        if isinstance(node, exp.Table) and node.args.get("joins"):
+            raise UnsupportedError(
+                "parenthesized joins in FROM are not supported; list the joins without parentheses"
+            )
         if isinstance(node, exp.Table):
             if not isinstance(node.this, exp.Identifier):
                 raise UnsupportedError(
@@ -505,13 +519,15 @@ class Planner:
                 group_exprs.append(self._group_item(g, items, tg))
         having = None
         if having_ast is not None:
-            th = ExprTranslator(scope, on_subquery, aggregates=True, clause="HAVING")
+            th = ExprTranslator(scope, on_subquery, aggregates=True, clause="HAVING", aliases=_aliases(items))
             having = th.translate(having_ast.this)
 
         # ORDER BY: an output (by position or name) or an expression.
         order_keys: list[tuple[int | ExprNode, bool, bool]] = []
         if order is not None:
-            to = ExprTranslator(scope, on_subquery, aggregates=True, windows=True, clause="ORDER BY")
+            to = ExprTranslator(
+                scope, on_subquery, aggregates=True, windows=True, clause="ORDER BY", aliases=_aliases(items)
+            )
             names = [n for n, _ in items]
             for o in order.expressions:
                 idx = _output_index(o.this, names, allow_names=True)
@@ -652,9 +668,9 @@ class Planner:
         if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
             star, qual = item.this, item.table
         if star is not None:
-            for key in ("except", "replace", "rename", "exclude"):
-                if star.args.get(key):
-                    raise UnsupportedError(f"* {key.upper()} (...) is not supported")
+            excluded = {c.name.lower() for c in (star.args.get("except_") or star.args.get("except") or [])}
+            replaced = {a.alias.lower(): a.this for a in star.args.get("replace") or []}
+            renamed = {a.this.name.lower(): a.alias for a in star.args.get("rename") or []}
             rels = scope.relations
             if qual:
                 rels = [r for r in scope.relations if r.alias.lower() == qual.lower()]
@@ -663,10 +679,17 @@ class Planner:
             out = []
             for r in rels:
                 for c in r.columns:
-                    if c.internal in scope.star_skip and not qual:
+                    low = c.name.lower()
+                    if (c.internal in scope.star_skip and not qual) or low in excluded:
                         continue
-                    merged = scope.merged.get(c.name.lower()) if not qual else None
-                    out.append((c.name, merged if merged is not None else ColumnRef(name=c.internal)))
+                    merged = scope.merged.get(low) if not qual else None
+                    e: ExprNode = merged if merged is not None else ColumnRef(name=c.internal)
+                    if low in replaced:
+                        e = t.translate(replaced.pop(low))
+                    out.append((renamed.pop(low, c.name), e))
+            missing = sorted(set(replaced) | set(renamed))
+            if missing:
+                raise UnknownColumnError(missing[0], [c.name for r in rels for c in r.columns], "SELECT *")
             return out
         expr_ast = item.this if isinstance(item, exp.Alias) else item
         name = default_name(item, lambda col: _visible_name(scope, col))
@@ -758,6 +781,14 @@ class Planner:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _aliases(items: list[tuple[str, ExprNode]]) -> dict[str, ExprNode]:
+    """Select-list names that HAVING and ORDER BY expressions may use, as DuckDB allows."""
+    out: dict[str, ExprNode] = {}
+    for name, e in items:
+        out.setdefault(name.lower(), e)
+    return out
+
+
 def _ast_conjuncts(node: exp.Expression) -> list[exp.Expression]:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -802,7 +833,14 @@ def _apply_limit(node: exp.Expression, plan: LogicalPlan) -> LogicalPlan:
     offset = node.args.get("offset")
     if limit is None and offset is None:
         return plan
-    n = _const_count(limit.expression, "LIMIT") if limit is not None else None
+    if isinstance(limit, exp.Fetch):
+        opts = limit.args.get("limit_options")
+        if opts is not None and (opts.args.get("percent") or opts.args.get("with_ties")):
+            raise UnsupportedError("FETCH ... PERCENT and WITH TIES are not supported")
+        count = limit.args.get("count")
+        n = _const_count(count, "FETCH FIRST") if count is not None else 1
+    else:
+        n = _const_count(limit.expression, "LIMIT") if limit is not None else None
     off = _const_count(offset.expression, "OFFSET") if offset is not None else 0
     return Limit(input=plan, limit=n, offset=off or 0)
 

@@ -138,6 +138,11 @@ def test_ambiguous_column_names_the_candidates():
             "LIMIT or OFFSET in a correlated subquery",
         ),
         ("select (select t.b from u limit 1) from t", "correlated reference 't.b'"),
+        ("select a from t tablesample (10%)", "TABLESAMPLE is not supported"),
+        ("select * from t join (u join v on u.f = v.f) on t.a = u.a", "parenthesized joins"),
+        ("select a from t order by b collate nocase", "COLLATE is not supported"),
+        ("select a from t qualify a > 1", "QUALIFY is not supported"),
+        ("select a from t where a = any (select f from u)", "ANY (SELECT f FROM u)"),
     ],
 )
 def test_unsupported_constructs_are_named(sql: str, words: str):
@@ -164,6 +169,7 @@ def test_unsupported_constructs_are_named(sql: str, words: str):
         ("select a from t where d = date '2024-13-01'", "invalid date"),
         ("select a from t where (a, b) in (select f from u)", "IN compares 2 value(s)"),
         ("select row_number() from t", "row_number() needs an OVER (...) clause"),
+        ("with x as (select a from t), x as (select f from u) select * from x", "defined more than once"),
     ],
 )
 def test_invalid_queries_say_what_is_wrong(sql: str, words: str):
