@@ -217,7 +217,7 @@ def test_hash_join_streams_the_probe_side() -> None:
     # buffers of 32K rows; ungated it joins whatever it can read (up to 1 GiB queued).
     gated = _max_read_ahead(4, 40_000)
     ungated = _max_read_ahead(10**9, 10**12)
-    assert gated <= 50 and ungated >= 150, (gated, ungated)
+    assert gated <= 50 and ungated >= 3 * gated, (gated, ungated)
 
 
 def test_hash_join_selective_probe_does_not_stall() -> None:

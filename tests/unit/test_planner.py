@@ -9,7 +9,8 @@ from dataflow import logical as L
 from dataflow.builder import aggregate
 from dataflow.errors import PlanError
 from dataflow.expr import AggCall, ColumnRef, NamedExpr, SortKey
-from dataflow.optimizer import OptimizerConfig, optimize
+from dataflow.optimizer import OptimizerConfig
+from dataflow.optimizer import optimize as _optimize
 from dataflow.physical import PExchange, PHashAggregate, PHashJoin, walk
 from dataflow.runtime.stages import build_stages
 from dataflow.types import schema_from_arrow
@@ -22,6 +23,12 @@ def scan(name: str, rows: int, **cols: pa.DataType) -> L.Scan:
 
 def c(name: str) -> ColumnRef:
     return ColumnRef(name=name)
+
+
+def optimize(plan, config):
+    """Structural tests of exchange placement keep the join sides as written."""
+    rules = config.disabled_rules | {"reorder_joins"}
+    return _optimize(plan, OptimizerConfig(**{**config.__dict__, "disabled_rules": frozenset(rules)}))
 
 
 FACT = scan("fact", 10_000_000, f_key=pa.int64(), f_val=pa.float64())
