@@ -20,6 +20,7 @@ import datetime as _dt
 import decimal as _decimal
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -272,6 +273,10 @@ class Estimator:
         # keyed by id(node); the node is kept in the value so its id stays unique
         self._rows: dict[int, tuple[L.LogicalPlan, float]] = {}
         self._ndv: dict[tuple[int, str], tuple[L.LogicalPlan, float | None]] = {}
+
+    def size(self) -> int:
+        """How many estimates the memo holds."""
+        return len(self._rows) + len(self._ndv)
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -715,29 +720,47 @@ def _base_column(plan: L.LogicalPlan, column: str) -> tuple[L.Scan, str] | None:
 
 
 # ---------------------------------------------------------------------------------------
-# The module-level entry points (one fresh Estimator each)
+# The module-level entry points
+#
+# A planner asks for the estimate of every node of a plan, one call at a time; an
+# Estimator shared for a short while lets those calls reuse each other's subtree
+# estimates instead of re-estimating every subtree (the memo holds its nodes, so
+# their ids stay unique). It is replaced after SHARED_SECONDS or SHARED_ENTRIES, so
+# a rewritten file is seen by the next planning pass.
+
+SHARED_SECONDS = 1.0
+SHARED_ENTRIES = 20_000
+_shared: tuple[float, Estimator] | None = None
+
+
+def _estimator() -> Estimator:
+    global _shared
+    now = time.monotonic()
+    if _shared is None or now - _shared[0] > SHARED_SECONDS or _shared[1].size() > SHARED_ENTRIES:
+        _shared = (now, Estimator())
+    return _shared[1]
 
 
 def selectivity(pred: ExprNode | None, plan: L.LogicalPlan | None = None) -> float:
     """Estimated fraction of rows that pass ``pred``; with ``plan`` (the rows the
     predicate filters), statistics of its columns refine the guess."""
-    return Estimator().selectivity(pred, plan)
+    return _estimator().selectivity(pred, plan)
 
 
 def estimate_rows(plan: L.LogicalPlan) -> float:
     """Estimated output rows of a logical plan."""
-    return Estimator().rows(plan)
+    return _estimator().rows(plan)
 
 
 def column_ndv(plan: L.LogicalPlan, column: str) -> float | None:
     """Estimated number of distinct values of output ``column`` of ``plan``, traced
     through the plan to its base column; ``None`` when nothing is known."""
-    return Estimator().ndv(plan, column)
+    return _estimator().ndv(plan, column)
 
 
 def column_range(plan: L.LogicalPlan, column: str) -> tuple[Any, Any] | None:
     """(min, max) of the table column behind output ``column`` of ``plan``, if known."""
-    return Estimator().column_range(plan, column)
+    return _estimator().column_range(plan, column)
 
 
 __all__ = [

@@ -245,3 +245,10 @@ def test_literal_comparisons_parse_strings_as_the_column_type(s):
     as_string = s.table("orders").filter(col("o_orderdate") < lit("1993-01-01"))
     as_date = s.table("orders").filter(col("o_orderdate") < d("1993-01-01"))
     assert S.estimate_rows(as_string.plan) == pytest.approx(S.estimate_rows(as_date.plan))
+
+
+def test_module_functions_share_an_estimator_for_a_planning_pass(monkeypatch):
+    monkeypatch.setattr(S, "SHARED_SECONDS", 60.0)
+    assert S._estimator() is S._estimator()
+    monkeypatch.setattr(S, "SHARED_SECONDS", -1.0)
+    assert S._estimator() is not S._estimator()  # stale: the next pass starts afresh
