@@ -332,7 +332,7 @@ class ExprTranslator:
             and not query.args.get("alias")
             and isinstance(query.this, (exp.Query, exp.Subquery))
         ):
-            query = query.this
+            query = query.this  # type: ignore[assignment]  # a Query is an Expression
         return self.on_subquery(kind, query, lhs)
 
     # -- arithmetic ----------------------------------------------------------------------

@@ -56,7 +56,7 @@ def parse_sql(text: str) -> exp.Expression:
     if not isinstance(tree, exp.Query):
         kind = type(tree).__name__.upper()
         raise UnsupportedError(f"{kind} statements: only queries (SELECT, WITH, UNION, ...) can run")
-    return tree
+    return tree  # type: ignore[return-value]  # a Query is an Expression
 
 
 def _from_parse_error(e: ParseError, text: str) -> SqlSyntaxError:

@@ -42,14 +42,16 @@ from ..expr import (
     NamedExpr,
     SortKey,
     columns_used,
+    conjoin,
     contains_aggregate,
     contains_window,
     display,
+    transform,
     walk,
 )
-from ..logical import Distinct, Join, Limit, LogicalPlan, Project, Sort, Union
+from ..logical import Distinct, Filter, Join, Limit, LogicalPlan, Project, Sort, Union
 from .expressions import ExprTranslator, default_name
-from .joins import Unit, factor_or, join_units, split_equality
+from .joins import Unit, factor_or, filter_plan, join_units, split_equality
 from .parser import parse_sql
 from .scope import Scope, is_outer
 from .subqueries import Pending, SubqueryPlanner
@@ -88,8 +90,9 @@ class Planned:
     correlation: list[ExprNode] = field(default_factory=list)
     # Exactly one row (a global aggregate without HAVING), per correlation key if correlated.
     single_row: bool = False
-    # Output columns that are COUNTs of a correlated global aggregate: 0, not NULL, when no row matches.
-    count_columns: set[str] = field(default_factory=set)
+    # For a correlated aggregate without GROUP BY: the value of an output column when
+    # no row matches (``count(*)`` is 0, not NULL), where that is not NULL.
+    empty_values: dict[str, ExprNode] = field(default_factory=dict)
 
 
 @dataclass
@@ -183,8 +186,9 @@ class Planner:
             exprs = []
             for i, c in enumerate(p.columns):
                 e: ExprNode = ColumnRef(name=c)
-                if _field_type(p.plan, i) != targets[i] and targets[i] is not None:
-                    e = Cast(expr=e, to=targets[i])
+                target = targets[i]
+                if target is not None and _field_type(p.plan, i) != target:
+                    e = Cast(expr=e, to=target)
                 exprs.append(NamedExpr(name=names[i], expr=e))
             inputs.append(Project(input=p.plan, exprs=tuple(exprs)))
         plan: LogicalPlan = Union(inputs=tuple(inputs))
@@ -229,7 +233,7 @@ class Planner:
                 )
             plan = Sort(input=plan, keys=tuple(keys))
         plan = _apply_limit(node, plan)
-        return Planned(plan, q.names, q.columns, q.correlation, q.single_row, q.count_columns)
+        return Planned(plan, q.names, q.columns, q.correlation, q.single_row, q.empty_values)
 
     # -- FROM ----------------------------------------------------------------------------
 
@@ -352,15 +356,9 @@ class Planner:
                 push_left.append(p)
             else:
                 residual.append(p)
-        from .joins import filter_plan
-
         left = filter_plan(left, push_left)
         right = filter_plan(right, push_right)
-        cond = None
-        if residual:
-            from ..expr import conjoin
-
-            cond = conjoin(residual)
+        cond = conjoin(residual)
         return Join(
             left=left, right=right, how=how, left_keys=tuple(lk), right_keys=tuple(rk), condition=cond
         )
@@ -385,8 +383,7 @@ class Planner:
         sub_asts: list[exp.Expression] = []
         for c in where_conj:
             (sub_asts if _has_subquery(c) else plain_asts).append(c)
-        # The FROM relations must be in scope before WHERE is translated, so the
-        # translation of plain conjuncts happens inside _from via a callback.
+        # WHERE is translated once FROM has put its relations in scope.
         correlation: list[ExprNode] = []
         from_plan = self._from_with_where(sel, scope, ctes, plain_asts, correlation, correlated)
 
@@ -468,8 +465,8 @@ class Planner:
             elif kind == "inner":
                 preds += val
             else:
+                # an outer join takes everything to its left as one input
                 how, right, on_preds = val
-                # the right side was appended as a unit by nobody; join what we have
                 left = join_units(units, preds)
                 units, preds = [Unit.of(self._outer_join(left, right, how, on_preds))], []
         return join_units(units, preds + where)
@@ -535,10 +532,7 @@ class Planner:
                 if idx is not None:
                     target = idx
                 else:
-                    try:
-                        e = to.translate(o.this)
-                    except UnknownColumnError:
-                        raise
+                    e = to.translate(o.this)
                     same = [i for i, (_, ie) in enumerate(items) if ie == e]
                     target = same[0] if same else e
                 order_keys.append((target, not o.args.get("desc"), bool(o.args.get("nulls_first"))))
@@ -560,7 +554,7 @@ class Planner:
 
         hidden: list[NamedExpr] = []  # correlation columns a subquery must expose
         corr_out: list[ExprNode] = list(correlation)
-        count_columns: set[str] = set()
+        empty: dict[int, ExprNode] = {}  # item index -> value over no rows
         single_row = False
         if correlated and correlation and (limit_given):
             raise UnsupportedError("LIMIT or OFFSET in a correlated subquery is not supported")
@@ -593,11 +587,7 @@ class Planner:
                     NamedExpr(name=mapping[k], expr=ColumnRef(name=mapping[k])) for k in _unique(corr_keys)
                 ]
                 if global_agg and having is None:
-                    count_columns = {
-                        i_name
-                        for i_name, (_, e) in zip([n for n, _ in items], items, strict=True)
-                        if isinstance(e, ColumnRef) and _is_count_component(e.name, components)
-                    }
+                    empty = _empty_values(items, components)
             single_row = global_agg and having is None and not limit_given
         elif correlated and correlation:
             used = sorted({n for p in correlation for n in columns_used(p) if not is_outer(n)})
@@ -608,8 +598,6 @@ class Planner:
         if post_pending:
             plan = self.subqueries.attach(plan, post_pending, scope, ctes)
         if having is not None:
-            from ..logical import Filter
-
             plan = Filter(input=plan, predicate=having)
 
         # The select list, hidden ORDER BY expressions and correlation columns.
@@ -657,7 +645,7 @@ class Planner:
             col_names,
             correlation=corr_out if correlated else [],
             single_row=single_row,
-            count_columns=count_columns,
+            empty_values={col_names[i]: v for i, v in empty.items()},
         )
 
     def _select_items(
@@ -731,7 +719,7 @@ class Planner:
         mapping: dict[ExprNode, str] = {}
         components: list[NamedExpr] = []
         taken: set[str] = set()
-        alias_of = {}
+        alias_of: dict[ExprNode, str] = {}
         for n, e in items:
             alias_of.setdefault(e, n)
 
@@ -960,11 +948,78 @@ def _show(p: ExprNode) -> str:
     )
 
 
-def _is_count_component(name: str, components: list[NamedExpr]) -> bool:
+def _empty_values(items: list[tuple[str, ExprNode]], components: list[NamedExpr]) -> dict[int, ExprNode]:
+    """What each select item of an aggregate without GROUP BY is over no rows: COUNTs
+    are 0, other aggregates NULL. Only items where that is not simply NULL."""
+    over_nothing: dict[str, ExprNode] = {}
     for c in components:
-        if c.name == name:
-            return isinstance(c.expr, AggCall) and c.expr.fn in ("count", "count_star")
-    return False
+        if isinstance(c.expr, AggCall):
+            zero = c.expr.fn in ("count", "count_star")
+            over_nothing[c.name] = (
+                Literal(value=0, type="int64") if zero else Literal(value=None, type="null")
+            )
+    out = {}
+    for i, (_, e) in enumerate(items):
+        v = transform(e, lambda n: over_nothing.get(n.name, n) if isinstance(n, ColumnRef) else n)
+        v = transform(v, _null_in_null_out)
+        if not (isinstance(v, Literal) and v.value is None):
+            out[i] = v
+    return out
+
+
+# Functions whose result is NULL when any argument is NULL.
+_STRICT = frozenset(
+    {
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "modulo",
+        "negate",
+        "abs",
+        "round",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "between",
+        "not",
+        "like",
+        "ilike",
+        "substring",
+        "upper",
+        "lower",
+        "length",
+        "concat",
+        "starts_with",
+        "ends_with",
+        "contains",
+        "trim",
+        "ltrim",
+        "rtrim",
+        "replace",
+        "year",
+        "month",
+        "day",
+        "quarter",
+        "add_days",
+        "add_months",
+    }
+)
+
+
+def _is_null_literal(n: ExprNode) -> bool:
+    return isinstance(n, Literal) and n.value is None
+
+
+def _null_in_null_out(n: ExprNode) -> ExprNode:
+    if isinstance(n, Call) and n.fn in _STRICT and any(_is_null_literal(a) for a in n.args):
+        return Literal(value=None, type="null")
+    if isinstance(n, Cast) and _is_null_literal(n.expr):
+        return Literal(value=None, type="null")
+    return n
 
 
 def _field_type(plan: LogicalPlan, col: int | str) -> str | None:

@@ -250,7 +250,7 @@ class SubqueryPlanner:
         sub = self.planner.plan_query(_unwrap(p.ast), scope, ctes, mode="scalar")
         right, preds, values = self._prepare(plan, sub)
         value = values[0]
-        count_fix = sub.columns[0] in sub.count_columns and bool(preds)
+        empty = sub.empty_values.get(sub.columns[0]) if preds else None
         if not preds:
             if not sub.single_row:
                 # at most one row is expected; an empty result must still give one NULL row
@@ -270,7 +270,7 @@ class SubqueryPlanner:
                 return keyed, True
             return Join(left=plan, right=right, how="cross"), False
         outer_cols = frozenset(plan.column_names())
-        raw = f"{p.name}_count" if count_fix else p.name
+        raw = f"{p.name}_raw" if empty is not None else p.name
         right = builder.rename(right, {value: raw})
         right_cols = frozenset(right.column_names())
         lk: list[ExprNode] = []
@@ -283,7 +283,7 @@ class SubqueryPlanner:
                 rk.append(pair[1])
             else:
                 residual.append(pr)
-        how = "inner" if rejecting and not count_fix else "left"
+        how = "inner" if rejecting and empty is None else "left"
         used = key is not None and how == "inner"
         if used:
             lk.append(key)  # type: ignore[arg-type]
@@ -296,9 +296,14 @@ class SubqueryPlanner:
             right_keys=tuple(rk),
             condition=conjoin(residual),
         )
-        if count_fix:
-            zero = Call(fn="coalesce", args=(ColumnRef(name=raw), Literal(value=0, type="int64")))
-            joined = _append(joined, p.name, zero)
+        if empty is not None:
+            # no matching row: the aggregate over no rows (COUNT gives 0), not NULL
+            if rk:
+                no_match: ExprNode = Call(fn="is_null", args=(rk[0],))
+                value = Case(whens=((no_match, empty),), otherwise=ColumnRef(name=raw))
+            else:
+                value = Call(fn="coalesce", args=(ColumnRef(name=raw), empty))
+            joined = _append(joined, p.name, value)
         return joined, used
 
     def _exists_mark(self, plan: LogicalPlan, p: Pending, scope: Scope, ctes: dict[str, Any]) -> LogicalPlan:

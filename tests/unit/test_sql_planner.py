@@ -198,7 +198,16 @@ def test_correlated_count_gives_zero_not_null():
     p = plan("select a, (select count(*) from u where u.a = t.a) as n from t")
     (j,) = joins(p)
     assert j.how == "left"
-    assert any(isinstance(x, Call) and x.fn == "coalesce" for x in exprs_of(p))
+    # no match: the count over no rows
+    (case,) = [x for x in exprs_of(p) if isinstance(x, Case)]
+    assert case.whens[0][1] == Literal(value=0, type="int64")
+    # an expression over COUNT too: count(*) + 1 is 1 over no rows
+    p = plan("select a from t where (select count(*) + 1 from u where u.a = t.a) > 1")
+    (case,) = [x for x in exprs_of(p) if isinstance(x, Case)]
+    assert case.whens[0][1].fn == "add"  # type: ignore[union-attr]
+    # other aggregates are NULL over no rows: an inner join is enough under a comparison
+    (j,) = joins(plan("select a from t where c > (select 2 * max(f) + 1 from u where u.a = t.a)"))
+    assert j.how == "inner"
 
 
 def test_exists_under_or_becomes_a_mark_join():
