@@ -274,7 +274,7 @@ class Planner:
             if node.args.get("lateral") or isinstance(node.this, exp.Lateral):
                 raise UnsupportedError("LATERAL subqueries are not supported")
             alias = node.alias or "unnamed_subquery"
-            q = self.plan_query(node.this, None, ctes, mode="table")
+            q = self.plan_query(node.this, scope.parent, ctes, mode="table")
             q = self._order_limit_names(node, q) if (node.args.get("order") or node.args.get("limit")) else q
             plan = _project_to(q.plan, q.columns, q.names)
             names = list(q.names)
@@ -367,7 +367,9 @@ class Planner:
 
     def plan_select(self, sel: exp.Select, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> Planned:
         correlated = mode in ("scalar", "in", "exists")
-        scope = outer.child() if (outer is not None and correlated) else Scope()
+        # a derived table sees the enclosing query, if only to say it may not refer to it
+        scope = outer.child() if outer is not None else Scope()
+        scope.derived = outer is not None and not correlated
         scope.what = "the select list"
         for key in ("qualify", "prewhere", "connect", "laterals", "sample", "settings", "pivots"):
             if sel.args.get(key):

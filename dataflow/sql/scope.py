@@ -75,6 +75,8 @@ class Scope:
     star_skip: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
     allow_outer: bool = False
+    # the scope of a derived table (a subquery in FROM), which may not be correlated
+    derived: bool = False
     correlated: bool = False
     what: str = "the query"
 
@@ -133,6 +135,11 @@ class Scope:
             raise UnsupportedError(
                 f"column {'.'.join(parts)!r} refers to a query two or more levels out; "
                 "only references to the directly enclosing query are supported"
+            )
+        if self.derived:
+            raise UnsupportedError(
+                f"the reference {'.'.join(parts)!r} to the enclosing query in a subquery in FROM: "
+                "a derived table may not refer to the query around it (LATERAL is not supported)"
             )
         if not self.allow_outer:
             raise UnsupportedError(

@@ -139,6 +139,10 @@ def test_ambiguous_column_names_the_candidates():
         ),
         ("select (select t.b from u limit 1) from t", "correlated reference 't.b'"),
         ("select a from t tablesample (10%)", "TABLESAMPLE is not supported"),
+        (
+            "select a from t where exists (select * from (select * from u where u.a = t.a) x)",
+            "a derived table may not",
+        ),
         ("select * from t join (u join v on u.f = v.f) on t.a = u.a", "parenthesized joins"),
         ("select a from t order by b collate nocase", "COLLATE is not supported"),
         ("select a from t qualify a > 1", "QUALIFY is not supported"),
