@@ -298,12 +298,13 @@ class SubqueryPlanner:
         )
         if empty is not None:
             # no matching row: the aggregate over no rows (COUNT gives 0), not NULL
+            filled: ExprNode
             if rk:
                 no_match: ExprNode = Call(fn="is_null", args=(rk[0],))
-                value = Case(whens=((no_match, empty),), otherwise=ColumnRef(name=raw))
+                filled = Case(whens=((no_match, empty),), otherwise=ColumnRef(name=raw))
             else:
-                value = Call(fn="coalesce", args=(ColumnRef(name=raw), empty))
-            joined = _append(joined, p.name, value)
+                filled = Call(fn="coalesce", args=(ColumnRef(name=raw), empty))
+            joined = _append(joined, p.name, filled)
         return joined, used
 
     def _exists_mark(self, plan: LogicalPlan, p: Pending, scope: Scope, ctes: dict[str, Any]) -> LogicalPlan:
