@@ -392,7 +392,7 @@ class Planner:
         plan = from_plan
         # WHERE conjuncts with subqueries: semi/anti joins, or joined values then a filter.
         for c in sub_asts:
-            plan = self.subqueries.apply_conjunct(plan, c, scope, ctes, correlation, correlated)
+            plan = self.subqueries.apply_conjunct(plan, c, scope, ctes, correlated)
 
         return self._select_body(sel, scope, ctes, plan, correlation, mode)
 

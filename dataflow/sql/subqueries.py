@@ -85,10 +85,11 @@ class SubqueryPlanner:
         conj: exp.Expression,
         scope: Scope,
         ctes: dict[str, Any],
-        correlation: list[ExprNode],
         correlated: bool,
     ) -> LogicalPlan:
-        """Apply one WHERE conjunct that contains a subquery to ``plan``."""
+        """Apply one WHERE conjunct that contains a subquery to ``plan``: EXISTS and IN
+        (negated or not) as semi / anti joins, anything else as joined values and a filter.
+        ``correlated``: this WHERE belongs to a subquery that may refer to its enclosing query."""
         node, negated = conj, False
         while True:
             if isinstance(node, exp.Paren):
