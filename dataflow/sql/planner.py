@@ -179,7 +179,7 @@ class Planner:
             if len(p.columns) != n:
                 raise PlanError(f"the inputs of UNION have {n} and {len(p.columns)} columns; they must match")
         names = _dedupe(first.names)
-        types = [[_field_type(p.plan, c) for p in parts] for c in range(n)]
+        types = [[_field_type(p.plan, p.columns[i]) for p in parts] for i in range(n)]
         targets = [_common_type(ts, names[i]) for i, ts in enumerate(types)]
         inputs = []
         for p in parts:
@@ -187,7 +187,7 @@ class Planner:
             for i, c in enumerate(p.columns):
                 e: ExprNode = ColumnRef(name=c)
                 target = targets[i]
-                if target is not None and _field_type(p.plan, i) != target:
+                if target is not None and _field_type(p.plan, c) != target:
                     e = Cast(expr=e, to=target)
                 exprs.append(NamedExpr(name=names[i], expr=e))
             inputs.append(Project(input=p.plan, exprs=tuple(exprs)))
@@ -206,7 +206,8 @@ class Planner:
                 node.args.get("distinct")
             )
             # UNION ALL nested in UNION (or the reverse) must keep its own node
-            if same and not side.args.get("order") and not side.args.get("limit"):
+            own = any(side.args.get(k) for k in ("order", "limit", "offset", "with_", "with"))
+            if same and not own:
                 out += self._union_side(side, outer, ctes, mode)
             else:
                 out.append(self.plan_query(side, outer, ctes, mode=mode))
