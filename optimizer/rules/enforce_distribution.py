@@ -10,7 +10,7 @@ The plan's root must end in one instance (results go to one caller).
 
 from __future__ import annotations
 
-from dataflow.physical import SINGLE, Distribution, Partitioning, PExchange, PhysicalPlan
+from dataflow.physical import SINGLE, Distribution, Partitioning, PExchange, PhysicalPlan, PProject
 
 
 def satisfies_hash(produced: Partitioning, keys: tuple[str, ...], dop: int, exact: bool = False) -> bool:
@@ -27,6 +27,10 @@ def exchange_for(child: PhysicalPlan, req: Distribution, dop: int) -> PhysicalPl
     if dop == 1 or req.kind == "single":
         if child.dop == 1:
             return child
+        if isinstance(child, PProject) and len(child.input.output_ordering()) > len(child.output_ordering()):
+            # the projection drops sort keys (ORDER BY a column not selected): merge the
+            # sorted streams first, then project on one instance
+            return child.replace(input=exchange_for(child.input, req, dop), dop=1)
         mode = "gather_merge" if child.output_ordering() else "gather"
         return PExchange(input=child, mode=mode, order=child.output_ordering(), dop=1)
     if req.kind == "any":

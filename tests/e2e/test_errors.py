@@ -14,8 +14,13 @@ from dataflow import col
 from dataflow import functions as F
 
 
+_SESSION: list[dataflow.Session] = []
+
+
 def alive_actors() -> int:
-    return len(list_actors(filters=[("state", "=", "ALIVE")], limit=10_000))
+    # name this cluster's dashboard: other Ray clusters may run on the machine
+    address = _SESSION[0].dashboard_url
+    return len(list_actors(address=address, filters=[("state", "=", "ALIVE")], limit=10_000))
 
 
 def assert_no_leak(session: dataflow.Session) -> None:
@@ -26,6 +31,7 @@ def assert_no_leak(session: dataflow.Session) -> None:
 @pytest.fixture(scope="module")
 def session():
     with dataflow.Session(parallelism=2) as s:
+        _SESSION[:] = [s]
         n = 20_000
         s.register(
             "t",
