@@ -24,7 +24,7 @@ from .rules.choose_parallelism import choose_parallelism
 from .rules.check_plan import check_plan
 from .rules.enforce_distribution import enforce_distribution
 
-ALWAYS_ON = {"enforce_distribution", "check_plan"}
+ALWAYS_ON = {"plan_physical", "enforce_distribution", "check_plan"}
 
 
 def physical_rules(config: OptimizerConfig) -> list[tuple[str, Callable[[P.PhysicalPlan], P.PhysicalPlan]]]:
