@@ -89,9 +89,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import Session, col, lit
+    from . import Session, col, lit, tpch
     from . import functions as F
-    from . import tpch
 
     data = Path(args.data) / f"tpch-sf{args.sf:g}"
     print(f"Generating TPC-H at scale factor {args.sf:g} into {data} ...")

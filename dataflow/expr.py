@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
-from typing import Annotated, Any, Literal as _L, Union
+from typing import Annotated, Any, Union
+from typing import Literal as _L
 
 from pydantic import BaseModel, ConfigDict, Field
 

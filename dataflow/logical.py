@@ -8,10 +8,12 @@ rewrite nodes with :meth:`LogicalNode.replace`, never in place.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal as _L
+from typing import Annotated, Any
+from typing import Literal as _L
 from typing import Union as _Union
 
-from pydantic import BaseModel, ConfigDict, Field as _PField, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import Field as _PField
 
 from .expr import AggCall, ExprNode, NamedExpr, SortKey, WindowCall, display, display_sort_key
 from .types import Field, Schema

@@ -14,9 +14,11 @@ the only place that compares the two and inserts :class:`Exchange` nodes.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal as _L, Union
+from typing import Annotated, Any, Union
+from typing import Literal as _L
 
-from pydantic import BaseModel, ConfigDict, Field as _PField, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import Field as _PField
 
 from .expr import ExprNode, NamedExpr, display
 from .logical import Source

@@ -20,8 +20,8 @@ from dataflow.errors import PlanError
 from .cost import annotate
 from .physical_planner import PlannerConfig, to_physical
 from .rules import LOGICAL_RULES
-from .rules.choose_parallelism import choose_parallelism
 from .rules.check_plan import check_plan
+from .rules.choose_parallelism import choose_parallelism
 from .rules.enforce_distribution import enforce_distribution
 
 ALWAYS_ON = {"plan_physical", "enforce_distribution", "check_plan"}

@@ -13,7 +13,6 @@ import dataflow
 from dataflow import col
 from dataflow import functions as F
 
-
 _SESSION: list[dataflow.Session] = []
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+
 from dataflow.exchange import (
     RoundRobinPartitioner,
     broadcast,
@@ -33,7 +34,6 @@ from dataflow.exchange import (
     split_points,
 )
 from dataflow.exchange.ordering import _count_codes_before
-
 from dataflow.physical import OrderSpec
 
 D = decimal.Decimal

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dataflow.optimizer import rule_names
-from dataflow.optimizer.rules.fold_constants import fold_constants, fold_expr
 
 import dataflow
 from dataflow import DataFrame, col, interval, lit, tpch, when
@@ -22,6 +20,8 @@ from dataflow import functions as F
 from dataflow import logical as L
 from dataflow.compute import infer_field, register_udf
 from dataflow.expr import Call, Case, Cast, ColumnRef, ExprNode, InList, Literal
+from dataflow.optimizer import rule_names
+from dataflow.optimizer.rules.fold_constants import fold_constants, fold_expr
 from dataflow.types import Field, schema_from_arrow
 from tests.oracle import assert_same, tpch_data
 

@@ -11,12 +11,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from dataflow.operators import TaskContext, build_operator
-from dataflow.operators.base import Operator
 
 from dataflow.errors import DataflowError
 from dataflow.expr import col, lit
 from dataflow.logical import MemorySource
+from dataflow.operators import TaskContext, build_operator
+from dataflow.operators.base import Operator
 from dataflow.physical import (
     OrderSpec,
     PExchange,

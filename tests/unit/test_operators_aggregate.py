@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from dataflow.operators import TaskContext, build_operator
 
 from dataflow.errors import DataflowError
+from dataflow.operators import TaskContext, build_operator
 from dataflow.physical import AggSpec, PHashAggregate
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run, run_op, sample_table, source

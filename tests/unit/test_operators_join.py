@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 import pytest
-from dataflow.operators import TaskContext, build_operator
-from dataflow.operators.hash_join import ProbeGate, common_key_type, to_acero_expression
 
 from dataflow.errors import DataflowError
 from dataflow.expr import col
+from dataflow.operators import TaskContext, build_operator
+from dataflow.operators.hash_join import ProbeGate, common_key_type, to_acero_expression
 from dataflow.physical import PHashJoin, PNestedLoopJoin
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run_op, source

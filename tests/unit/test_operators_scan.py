@@ -11,11 +11,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dataflow.operators import Morsel, TaskContext, build_operator
-from dataflow.operators.scan import plan_morsels
 
 from dataflow.expr import col, lit
 from dataflow.logical import MemorySource, ParquetSource
+from dataflow.operators import Morsel, TaskContext, build_operator
+from dataflow.operators.scan import plan_morsels
 from dataflow.physical import PScan
 from dataflow.types import schema_from_arrow
 from tests.oracle import assert_same

@@ -8,8 +8,8 @@ import decimal
 import numpy as np
 import pyarrow as pa
 import pytest
-from dataflow.operators import TaskContext, build_operator
 
+from dataflow.operators import TaskContext, build_operator
 from dataflow.physical import OrderSpec, PWindow, WindowSpec
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run_op, sample_table, source

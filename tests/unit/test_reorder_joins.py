@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dataflow.optimizer import rule_names
-from dataflow.optimizer.rules.push_down_filter import push_down_filter
-from dataflow.optimizer.rules.reorder_joins import reorder_joins
 
 import dataflow
 from dataflow import DataFrame, col, tpch
 from dataflow import functions as F
 from dataflow import logical as L
 from dataflow.expr import Call, ColumnRef, Literal
+from dataflow.optimizer import rule_names
+from dataflow.optimizer.rules.push_down_filter import push_down_filter
+from dataflow.optimizer.rules.reorder_joins import reorder_joins
 from dataflow.types import schema_from_arrow
 from tests.oracle import assert_same, duckdb_tpch, tpch_data
 

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from dataflow.optimizer import statistics as S
 
 import dataflow
 from dataflow import col, lit, tpch
 from dataflow import functions as F
 from dataflow import logical as L
 from dataflow.expr import Call, ColumnRef, Literal
+from dataflow.optimizer import statistics as S
 from dataflow.types import schema_from_arrow
 from tests.oracle import tpch_data
 
