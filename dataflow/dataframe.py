@@ -13,7 +13,6 @@ from . import builder
 from . import logical as L
 from .errors import DataflowError, PlanError, UnknownColumnError
 from .expr import (
-    Call,
     ColumnRef,
     Expr,
     ExprNode,
@@ -23,6 +22,7 @@ from .expr import (
     conjuncts,
     contains_aggregate,
     contains_window,
+    split_equi_keys,
     to_expr,
     to_sort_key,
 )
@@ -211,20 +211,9 @@ class DataFrame:
         if isinstance(on, Expr):
             lset = set(lnames)
             rset = set(_names(right_r))
-            rest: list[ExprNode] = []
-            for c in conjuncts(on.node):
-                if isinstance(c, Call) and c.fn == "eq":
-                    a, b = c.args
-                    ua, ub = columns_used(a), columns_used(b)
-                    if ua and ub and ua <= lset and ub <= rset:
-                        lkeys.append(a)
-                        rkeys.append(b)
-                        continue
-                    if ua and ub and ua <= rset and ub <= lset:
-                        lkeys.append(b)
-                        rkeys.append(a)
-                        continue
-                rest.append(c)
+            lk, rk, rest = split_equi_keys(conjuncts(on.node), lset, rset)
+            lkeys += lk
+            rkeys += rk
             condition = conjoin(rest)
             for n in columns_used(on.node):
                 if n not in lset and n not in rset:

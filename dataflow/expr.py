@@ -266,6 +266,31 @@ def conjoin(preds: list[ExprNode]) -> ExprNode | None:
     return out
 
 
+def split_equi_keys(
+    preds: list[ExprNode], left: set[str], right: set[str]
+) -> tuple[list[ExprNode], list[ExprNode], list[ExprNode]]:
+    """Split join predicates into equi-join keys and the rest: ``a = b`` with ``a``
+    over ``left`` columns and ``b`` over ``right`` ones (either way round) becomes the
+    key pair (a, b). Returns ``(left_keys, right_keys, rest)``."""
+    lkeys: list[ExprNode] = []
+    rkeys: list[ExprNode] = []
+    rest: list[ExprNode] = []
+    for p in preds:
+        if isinstance(p, Call) and p.fn == "eq":
+            a, b = p.args
+            ua, ub = columns_used(a), columns_used(b)
+            if ua and ub and ua <= left and ub <= right:
+                lkeys.append(a)
+                rkeys.append(b)
+                continue
+            if ua and ub and ua <= right and ub <= left:
+                lkeys.append(b)
+                rkeys.append(a)
+                continue
+        rest.append(p)
+    return lkeys, rkeys, rest
+
+
 _INFIX = {
     "add": "+", "subtract": "-", "multiply": "*", "divide": "/", "modulo": "%",
     "eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "AND", "or": "OR",
@@ -658,6 +683,6 @@ __all__ = [
     "AGGREGATE_FUNCTIONS", "SCALAR_FUNCTIONS", "AggCall", "Call", "Case", "Cast", "ColumnRef",
     "Expr", "ExprNode", "InList", "Interval", "Literal", "NamedExpr", "SortKey", "WindowCall",
     "col", "coalesce", "columns_used", "concat", "conjoin", "conjuncts", "contains_aggregate",
-    "contains_window", "display", "display_sort_key", "interval", "lit", "literal", "to_expr",
+    "contains_window", "display", "display_sort_key", "split_equi_keys", "interval", "lit", "literal", "to_expr",
     "to_sort_key", "transform", "walk", "when",
 ]

@@ -47,9 +47,14 @@ class LogicalNode(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     def children(self) -> tuple[LogicalPlan, ...]:
-        return ()
+        """The inputs; a node with an ``input`` field has that one."""
+        inp = getattr(self, "input", None)
+        return () if inp is None else (inp,)
 
     def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
+        """A copy over new inputs (same number as :meth:`children`)."""
+        if "input" in type(self).model_fields:
+            return self.replace(input=children[0])
         assert not children
         return self  # type: ignore[return-value]
 
@@ -111,12 +116,6 @@ class Filter(LogicalNode):
     input: LogicalPlan
     predicate: ExprNode
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         return self.input.schema
 
@@ -128,12 +127,6 @@ class Project(LogicalNode):
     kind: _L["project"] = "project"
     input: LogicalPlan
     exprs: tuple[NamedExpr, ...]
-
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         return _infer(self.exprs, self.input.schema)
@@ -155,12 +148,6 @@ class Aggregate(LogicalNode):
     input: LogicalPlan
     keys: tuple[NamedExpr, ...]
     aggs: tuple[NamedExpr, ...]
-
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         from .compute import infer_aggregate_field
@@ -231,12 +218,6 @@ class Sort(LogicalNode):
     input: LogicalPlan
     keys: tuple[SortKey, ...]
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         return self.input.schema
 
@@ -252,12 +233,6 @@ class Limit(LogicalNode):
     limit: int | None
     offset: int = 0
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         return self.input.schema
 
@@ -268,12 +243,6 @@ class Limit(LogicalNode):
 class Distinct(LogicalNode):
     kind: _L["distinct"] = "distinct"
     input: LogicalPlan
-
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         return self.input.schema
@@ -314,12 +283,6 @@ class Window(LogicalNode):
     kind: _L["window"] = "window"
     input: LogicalPlan
     exprs: tuple[NamedExpr, ...]
-
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         from .compute import infer_window_field

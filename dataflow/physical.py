@@ -108,9 +108,14 @@ class PhysicalNode(Frozen):
     est_cost: float | None = None
 
     def children(self) -> tuple[PhysicalPlan, ...]:
-        return ()
+        """The inputs; a node with an ``input`` field has that one."""
+        inp = getattr(self, "input", None)
+        return () if inp is None else (inp,)
 
     def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
+        """A copy over new inputs (same number as :meth:`children`)."""
+        if "input" in type(self).model_fields:
+            return self.replace(input=children[0])
         assert not children
         return self  # type: ignore[return-value]
 
@@ -184,12 +189,6 @@ class PFilter(PhysicalNode):
     input: PhysicalPlan
     predicate: ExprNode
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         return self.input.schema
 
@@ -204,12 +203,6 @@ class PProject(PhysicalNode):
     kind: _L["project"] = "project"
     input: PhysicalPlan
     exprs: tuple[NamedExpr, ...]
-
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         from .compute import infer_field
@@ -275,12 +268,6 @@ class PHashAggregate(PhysicalNode):
     mode: _L["partial", "final", "single"]
     keys: tuple[str, ...]
     aggs: tuple[AggSpec, ...]
-
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         from .compute import aggregate_state_fields
@@ -410,12 +397,6 @@ class PSort(PhysicalNode):
     # "merge": sort locally, then gather-merge; "range": range exchange, then sort.
     strategy: _L["merge", "range"] = "merge"
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         return self.input.schema
 
@@ -439,12 +420,6 @@ class PTopK(PhysicalNode):
     order: tuple[OrderSpec, ...]
     k: int
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         return self.input.schema
 
@@ -465,12 +440,6 @@ class PLimit(PhysicalNode):
     offset: int = 0
     # a global limit needs all rows in one place; a local one limits each instance
     scope: _L["global", "local"] = "global"
-
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         return self.input.schema
@@ -519,12 +488,6 @@ class PWindow(PhysicalNode):
     order: tuple[OrderSpec, ...]
     funcs: tuple[WindowSpec, ...]
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
-
     def _schema(self) -> Schema:
         from .compute import window_fields
 
@@ -555,12 +518,6 @@ class PExchange(PhysicalNode):
     mode: _L["hash", "range", "broadcast", "round_robin", "gather", "gather_merge"]
     keys: tuple[str, ...] = ()
     order: tuple[OrderSpec, ...] = ()
-
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.input,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(input=children[0])
 
     def _schema(self) -> Schema:
         return self.input.schema

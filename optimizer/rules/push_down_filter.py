@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataflow import logical as L
 from dataflow.expr import (
-    Call,
     ColumnRef,
     ExprNode,
     columns_used,
@@ -20,6 +19,7 @@ from dataflow.expr import (
     conjuncts,
     contains_aggregate,
     contains_window,
+    split_equi_keys,
     transform,
 )
 
@@ -128,20 +128,9 @@ def _push_join(plan: L.Join, preds: list[ExprNode]) -> L.LogicalPlan:
             cond.append(p)
 
     # equalities across the sides become keys
-    rest: list[ExprNode] = []
-    for p in cond:
-        if isinstance(p, Call) and p.fn == "eq":
-            a, b = p.args
-            ua, ub = columns_used(a), columns_used(b)
-            if ua and ub and ua <= lnames and ub <= rnames:
-                lkeys.append(a)
-                rkeys.append(b)
-                continue
-            if ua and ub and ua <= rnames and ub <= lnames:
-                lkeys.append(b)
-                rkeys.append(a)
-                continue
-        rest.append(p)
+    lk, rk, rest = split_equi_keys(cond, lnames, rnames)
+    lkeys += lk
+    rkeys += rk
 
     new_how = "inner" if how == "cross" and lkeys else how
     joined = plan.replace(
