@@ -128,12 +128,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
         warm = time.perf_counter() - t1
         print("\nRevenue by nation, ASIA, 1994:")
         _print_table(result)
+        _check_with_duckdb(result, data)
         print(f"query time: {cold:.2f} s cold (starting actors), {warm:.2f} s warm (actors from the pool)")
         print("\n" + q.explain())
         actors = {m["actor_id"] for m in job.metrics()}
         print(f"\nThe job ran {len(job.metrics())} operator instances on {len(actors)} actors.")
         print(f"Ray dashboard: {s.dashboard_url or '(not available)'}")
     return 0
+
+
+DEMO_SQL = """
+select n_name, sum(l_extendedprice * (1 - l_discount)) as revenue
+from customer, orders, lineitem, supplier, nation, region
+where c_custkey = o_custkey and l_orderkey = o_orderkey and l_suppkey = s_suppkey
+  and c_nationkey = s_nationkey and s_nationkey = n_nationkey and n_regionkey = r_regionkey
+  and r_name = 'ASIA' and o_orderdate >= date '1994-01-01' and o_orderdate < date '1995-01-01'
+group by n_name order by revenue desc
+"""
+
+
+def _check_with_duckdb(result: pa.Table, data: Path) -> None:
+    """Compare the demo's answer with DuckDB's, when DuckDB (a dev dependency) is there."""
+    try:
+        import duckdb
+    except ImportError:
+        print("(DuckDB is not installed: answer not cross-checked)")
+        return
+    con = duckdb.connect()
+    for t in ("customer", "orders", "lineitem", "supplier", "nation", "region"):
+        con.execute(f"create view {t} as select * from read_parquet('{data / (t + '.parquet')}')")
+    expected = con.sql(DEMO_SQL).fetchall()
+    got = list(zip(result.column("n_name").to_pylist(), result.column("revenue").to_pylist(), strict=True))
+    same = len(got) == len(expected) and all(
+        a[0] == b[0] and abs(float(a[1]) - float(b[1])) <= 1e-9 * abs(float(b[1])) for a, b in zip(got, expected, strict=True)
+    )
+    print(f"Same answer as DuckDB: {'yes' if same else 'NO'}")
 
 
 def main(argv: list[str] | None = None) -> int:
