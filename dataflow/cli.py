@@ -3,6 +3,7 @@
     dataflow demo [--sf 0.01] [--parallelism N]
     dataflow tpch gen --sf N --out DIR
     dataflow sql --data DIR "SELECT ..." [--out FILE.csv|FILE.parquet] [--parallelism N] [--local]
+    dataflow bench tpch --sf N [--queries 1,3,6] [--runs 3] [--json FILE] [--against ray-data,spark]
 """
 
 from __future__ import annotations
@@ -191,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--max-rows", type=int, default=50)
     q.set_defaults(fn=cmd_sql)
 
+    from .bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
     args = p.parse_args(argv)
     return int(args.fn(args))
 
