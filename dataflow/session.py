@@ -66,7 +66,7 @@ class Session:
         runtime: str = "ray",
         batch_rows: int = DEFAULT_BATCH_ROWS,
         disabled_rules: tuple[str, ...] = (),
-        broadcast_rows: int = 200_000,
+        broadcast_rows: int = 2_000_000,
         adaptive_parallelism: bool = True,
         range_sort_rows: int = 2_000_000,
         warm_actors: int | None = None,

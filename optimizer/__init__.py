@@ -46,7 +46,7 @@ class OptimizerConfig:
 
     dop: int = 1
     disabled_rules: frozenset[str] = frozenset()
-    broadcast_rows: int = 200_000
+    broadcast_rows: int = 2_000_000
     # let the cost model choose each stage's degree, up to ``dop``; when False every
     # stage runs ``dop`` instances (the user forced it)
     adaptive_parallelism: bool = True

@@ -40,8 +40,9 @@ class PlannerConfig:
     """Knobs of physical planning."""
 
     dop: int = 1
-    # a build side estimated at or under this many rows is broadcast to every probe instance
-    broadcast_rows: int = 200_000
+    # the largest build side (estimated rows) broadcast to every probe instance, when
+    # broadcasting moves fewer rows than partitioning both sides
+    broadcast_rows: int = 2_000_000
     # run aggregates in two phases (partial before the exchange, final after)
     two_phase_aggregate: bool = True
     # sorts of more rows than this use a range exchange instead of a gather-merge
@@ -209,10 +210,13 @@ class PhysicalPlanner:
         left, lcols = self._columns_for(left, list(node.left_keys), "lk")
         right, rcols = self._columns_for(right, list(node.right_keys), "rk")
         if how == "right":
-            # build on the smaller side later; for now, a right join probes with the right side
-            j = self._hash_join(right, left, "left", rcols, lcols, node, node.left)
+            # a right join probes with the right side and builds on the left
+            j = self._hash_join(right, left, "left", rcols, lcols, node, node.right, node.left)
+        elif how == "inner" and estimate_rows(node.left) < estimate_rows(node.right):
+            # build the hash table on the smaller side
+            j = self._hash_join(right, left, "inner", rcols, lcols, node, node.right, node.left)
         else:
-            j = self._hash_join(left, right, how, lcols, rcols, node, node.right)
+            j = self._hash_join(left, right, how, lcols, rcols, node, node.left, node.right)
         return self._select(j, out_names)
 
     def _hash_join(
@@ -223,14 +227,19 @@ class PhysicalPlanner:
         pkeys: list[str],
         bkeys: list[str],
         node: L.Join,
+        probe_logical: L.LogicalPlan,
         build_logical: L.LogicalPlan,
     ) -> PhysicalPlan:
         dop = self.config.dop
         build_rows = estimate_rows(build_logical)
+        probe_rows = estimate_rows(probe_logical)
+        # broadcasting sends the build side to every probe instance; partitioning sends
+        # both sides once: broadcast while that moves fewer rows (and fits in memory)
+        cheaper = build_rows * (probe.dop - 1) <= probe_rows
         if dop == 1 or (probe.dop == 1 and build.dop == 1):
             strategy = "single"
             dop = 1
-        elif how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows:
+        elif how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper:
             strategy = "broadcast"
             dop = probe.dop
         else:

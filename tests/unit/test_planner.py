@@ -39,6 +39,14 @@ def exchanges(plan) -> list[str]:
     return [n.mode for n in walk(plan) if isinstance(n, PExchange)]
 
 
+def test_inner_join_builds_on_the_smaller_side():
+    j = L.Join(left=DIM, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    p = optimize(j, OptimizerConfig(dop=4)).physical
+    join = next(n for n in walk(p) if isinstance(n, PHashJoin))
+    assert join.right_keys == ("d_key",) and join.strategy == "broadcast"
+    assert [f.name for f in p.schema] == ["d_key", "d_name", "f_key", "f_val"]
+
+
 def test_small_build_side_is_broadcast():
     j = L.Join(left=FACT, right=DIM, how="inner", left_keys=(c("f_key"),), right_keys=(c("d_key"),))
     p = optimize(j, OptimizerConfig(dop=4)).physical
@@ -48,7 +56,8 @@ def test_small_build_side_is_broadcast():
 
 
 def test_large_build_side_is_partitioned_on_both_sides():
-    j = L.Join(left=DIM, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    # a left join keeps its sides: the large right side is built, so both are hashed
+    j = L.Join(left=DIM, right=FACT, how="left", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
     p = optimize(j, OptimizerConfig(dop=4)).physical
     join = next(n for n in walk(p) if isinstance(n, PHashJoin))
     assert join.strategy == "partitioned"
@@ -66,7 +75,7 @@ def test_two_phase_aggregate_shuffles_between_partial_and_final():
 
 def test_no_reshuffle_when_already_partitioned():
     # aggregate on the join key after a partitioned join: no second hash exchange
-    j = L.Join(left=DIM, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    j = L.Join(left=DIM, right=FACT, how="left", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
     agg = L.Aggregate(input=j, keys=(NamedExpr(name="d_key", expr=c("d_key")),),
                       aggs=(NamedExpr(name="n", expr=AggCall(fn="count_star")),))
     p = optimize(agg, OptimizerConfig(dop=2, disabled_rules=frozenset())).physical
@@ -107,7 +116,7 @@ def test_stages_chained_and_unchained():
     from dataflow.expr import Call, literal
 
     dim = L.Filter(input=DIM, predicate=Call(fn="gt", args=(c("d_key"), literal(3))))
-    j = L.Join(left=dim, right=FACT, how="inner", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
+    j = L.Join(left=dim, right=FACT, how="left", left_keys=(c("d_key"),), right_keys=(c("f_key"),))
     p = optimize(j, OptimizerConfig(dop=2, disabled_rules=frozenset({"push_down_filter"}), adaptive_parallelism=False)).physical
     chained = build_stages(p, chain=True)
     # the join with its gather in the caller, and one stage per hashed input
