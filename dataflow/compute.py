@@ -46,7 +46,7 @@ from .expr import (
     display,
 )
 from .physical import AggSpec, WindowSpec, partial_columns
-from .types import Field, Schema, normalize_type, parse_type, schema_to_arrow, type_name
+from .types import Field, Schema, normalize_type, parse_type, retype_decimal, schema_to_arrow, type_name
 
 __all__ = [
     "Udf", "aggregate_result_type", "aggregate_state_fields", "evaluate", "evaluate_predicate",
@@ -595,9 +595,14 @@ def _decimal_arith(op: str, a: Value, b: Value) -> Value:
         if need > _MAX_DEC256:
             raise pa.ArrowInvalid(f"decimal overflow: the result does not fit in {target}")
         ctor = pa.decimal128 if need <= _MAX_DEC128 else pa.decimal256
-        a, b = a.cast(ctor(q1, s1)), b.cast(ctor(q2, s2))
+        # narrowing to the digits the values use is exact: a view where possible
+        a, b = retype_decimal(a, ctor(q1, s1), exact=True), retype_decimal(b, ctor(q2, s2), exact=True)
     out = _CHECKED[op](a, b)
-    return out if out.type == target else out.cast(target)
+    if out.type == target:
+        return out
+    # a product of p1 and p2 digits has at most p1 + p2 digits, so narrowing Arrow's
+    # p1 + p2 + 1 to that is exact too
+    return retype_decimal(out, target, exact=op == "multiply")
 
 
 def _arrow_decimal_precision(op: str, p1: int, s1: int, p2: int, s2: int) -> int:

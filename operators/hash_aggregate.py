@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import DataflowError
 from dataflow.physical import AggSpec, partial_columns
-from dataflow.types import schema_to_arrow
+from dataflow.types import retype_decimal, schema_to_arrow
 
 from ._util import conform_batch, conform_table, rebatch
 from .base import Operator, TaskContext
@@ -128,7 +128,7 @@ class HashAggregate(Operator):
                 continue
             arg = chunk.column(agg.arg)
             if agg.fn in ("sum", "avg"):
-                arg = arg.cast(aggregate_result_type("sum", arg.type))
+                arg = retype_decimal(arg, aggregate_result_type("sum", arg.type))
             columns[a] = arg
             if agg.fn == "count":
                 specs.append((a, "count", _VALID))
@@ -242,7 +242,7 @@ class HashAggregate(Operator):
                 continue
             arg = table.column(agg.arg)
             if agg.fn in ("sum", "avg"):
-                arg = arg.cast(aggregate_result_type("sum", arg.type))
+                arg = retype_decimal(arg, aggregate_result_type("sum", arg.type))
             columns[a] = arg
             if agg.distinct and agg.fn in ("sum", "avg"):
                 specs.append((a, "distinct", _VALID))
