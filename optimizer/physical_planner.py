@@ -239,6 +239,11 @@ class PhysicalPlanner:
         if dop == 1 or (probe.dop == 1 and build.dop == 1):
             strategy = "single"
             dop = 1
+        elif node.null_aware:
+            # NOT IN must see the whole build side (a NULL anywhere in it empties the
+            # result; an empty one keeps NULL probe keys): never split it by hash
+            strategy = "broadcast"
+            dop = probe.dop
         elif how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper:
             strategy = "broadcast"
             dop = probe.dop

@@ -354,7 +354,9 @@ class RayJob(Job):
         self.runtime = runtime
         coord = runtime.coordinator
         slots = [(s, i) for s in graph.stages for i in range(s.dop)]
-        actors = runtime.pool.lease([i for _, i in slots])
+        # spread instances over the nodes round-robin, across stages too, so that
+        # single-instance stages do not all land on the first node
+        actors = runtime.pool.lease(list(range(len(slots))))
         runtime.leased += len(actors)
         self.actors = {(s.id, i): a for (s, i), a in zip(slots, actors, strict=True)}
         self.planned_instances = len(slots)

@@ -28,6 +28,8 @@ def check_plan(plan: PhysicalPlan) -> PhysicalPlan:
                 raise PlanError(f"{node.describe()} needs input hashed on {list(req.keys)}, got {produced.kind}")
             if req.kind == "broadcast" and node.dop > 1 and produced.kind != "broadcast":
                 raise PlanError(f"{node.describe()} needs a broadcast input, got {produced.kind}")
+        if getattr(node, "null_aware", False) and node.strategy == "partitioned":  # type: ignore[union-attr]
+            raise PlanError("a null-aware anti join (NOT IN) must see its whole build side: not partitioned")
         if isinstance(node, PExchange) and node.mode in ("gather", "gather_merge") and node.dop != 1:
             raise PlanError(f"{node.describe()} must have one consumer")
     return plan

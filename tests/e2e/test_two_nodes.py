@@ -37,7 +37,7 @@ def test_instances_on_both_nodes(two_nodes):
             .group_by("o_orderpriority")
             .agg(F.count().alias("n"), F.sum(col("l_quantity")).alias("qty"))
         )
-        job = q.submit()
+        job = q.submit(parallelism=2)  # two instances of every stage, one per node
         got = job.result()
         nodes = {m["node_id"] for m in job.metrics()}
     assert len(nodes) == 2

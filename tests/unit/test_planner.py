@@ -159,3 +159,13 @@ def test_filters_reach_scans_and_only_used_columns_are_read():
     assert "Join inner on f_key = d_key" in text
     assert "Scan dim columns=[d_key, d_name] filters=[(d_key > 3)]" in text
     assert "Scan fact columns=[f_key]" in text
+
+
+def test_not_in_sees_the_whole_build_side():
+    # a NULL anywhere in the build side empties NOT IN: never hash-partition it
+    j = L.Join(left=DIM, right=FACT, how="anti", left_keys=(c("d_key"),), right_keys=(c("f_key"),), null_aware=True)
+    p = optimize(j, OptimizerConfig(dop=4)).physical
+    join = next(n for n in walk(p) if isinstance(n, PHashJoin))
+    assert join.strategy == "broadcast"
+    plain = optimize(j.replace(null_aware=False), OptimizerConfig(dop=4)).physical
+    assert next(n for n in walk(plain) if isinstance(n, PHashJoin)).strategy == "partitioned"
