@@ -7,7 +7,6 @@ Regenerate the golden files with ``DATAFLOW_UPDATE_GOLDEN=1 pytest tests/unit/te
 from __future__ import annotations
 
 import decimal
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 import dataflow
-from dataflow import DataFrame, col, interval, lit, tpch, when
+from dataflow import DataFrame, col, interval, lit, when
 from dataflow import functions as F
 from dataflow import logical as L
 from dataflow.compute import infer_field, register_udf
@@ -23,24 +22,20 @@ from dataflow.expr import Call, Case, Cast, ColumnRef, ExprNode, InList, Literal
 from dataflow.optimizer import rule_names
 from dataflow.optimizer.rules.fold_constants import fold_constants, fold_expr
 from dataflow.types import Field, schema_from_arrow
+from tests.golden import GOLDEN as GOLDEN_DIR
+from tests.golden import check_golden as _check_golden
+from tests.golden import tpch_session
 from tests.oracle import assert_same, tpch_data
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "fold_constants"
-UPDATE = os.environ.get("DATAFLOW_UPDATE_GOLDEN") == "1"
+GOLDEN = GOLDEN_DIR / "fold_constants"
 DATE = "date32[day]"
 TRUE = Literal(value=True, type="bool")
 FALSE = Literal(value=False, type="bool")
 
 
 def check_golden(name: str, text: str) -> None:
-    """Compare ``text`` with the golden file ``name`` exactly (or rewrite it)."""
-    path = GOLDEN / f"{name}.txt"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return
-    assert path.exists(), f"missing golden file {path}; run with DATAFLOW_UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"plan differs from {path}; run with DATAFLOW_UPDATE_GOLDEN=1 to update"
+    """Compare ``text`` with the golden file ``name`` of this rule."""
+    _check_golden(GOLDEN / f"{name}.txt", text)
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +44,7 @@ def data():
 
 
 def _session(data: Path, disabled: tuple[str, ...] = ()) -> dataflow.Session:
-    s = dataflow.Session(runtime="local", parallelism=2, disabled_rules=disabled)
-    for t in tpch.TABLES:
-        s.register_parquet(t, str(data / f"{t}.parquet"))
-    return s
+    return tpch_session(disabled)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ Regenerate the golden files with ``DATAFLOW_UPDATE_GOLDEN=1 pytest tests/unit/te
 from __future__ import annotations
 
 import importlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,24 +23,20 @@ from dataflow.optimizer import rule_names
 from dataflow.optimizer.rules.push_down_filter import push_down_filter
 from dataflow.optimizer.rules.reorder_joins import reorder_joins
 from dataflow.types import schema_from_arrow
+from tests.golden import GOLDEN as GOLDEN_DIR
+from tests.golden import check_golden as _check_golden
+from tests.golden import tpch_session
 from tests.oracle import assert_same, duckdb_tpch, tpch_data
 
 # the module (the package's ``reorder_joins`` attribute is the function)
 RJ = importlib.import_module("dataflow.optimizer.rules.reorder_joins")
-GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "reorder_joins"
-UPDATE = os.environ.get("DATAFLOW_UPDATE_GOLDEN") == "1"
+GOLDEN = GOLDEN_DIR / "reorder_joins"
 DATE = "date32[day]"
 
 
 def check_golden(name: str, text: str) -> None:
-    """Compare ``text`` with the golden file ``name`` exactly (or rewrite it)."""
-    path = GOLDEN / f"{name}.txt"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return
-    assert path.exists(), f"missing golden file {path}; run with DATAFLOW_UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"plan differs from {path}; run with DATAFLOW_UPDATE_GOLDEN=1 to update"
+    """Compare ``text`` with the golden file ``name`` of this rule."""
+    _check_golden(GOLDEN / f"{name}.txt", text)
 
 
 def golden_text(title: str, plan: L.LogicalPlan) -> str:
@@ -56,10 +51,7 @@ def data():
 
 
 def _session(data: Path, disabled: tuple[str, ...] = ()) -> dataflow.Session:
-    s = dataflow.Session(runtime="local", parallelism=2, disabled_rules=disabled)
-    for t in tpch.TABLES:
-        s.register_parquet(t, str(data / f"{t}.parquet"))
-    return s
+    return tpch_session(disabled)
 
 
 @pytest.fixture(scope="module")

@@ -6,19 +6,17 @@ Regenerate the golden files with ``DATAFLOW_UPDATE_GOLDEN=1 pytest tests/unit/te
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 import dataflow
 from dataflow import tpch
 from dataflow.optimizer import rule_names
 from dataflow.physical import render
-from tests.oracle import assert_same, tpch_data
+from tests.golden import GOLDEN as GOLDEN_DIR
+from tests.golden import check_golden, tpch_session
+from tests.oracle import assert_same
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "rules"
-UPDATE = os.environ.get("DATAFLOW_UPDATE_GOLDEN") == "1"
+GOLDEN = GOLDEN_DIR / "rules"
 
 # each rule, and the TPC-H query whose plan shows its effect best
 RULE_QUERIES = {
@@ -44,11 +42,7 @@ def query(n: int) -> str:
 
 
 def session(disabled: tuple[str, ...] = ()) -> dataflow.Session:
-    s = dataflow.Session(runtime="local", parallelism=2, disabled_rules=disabled)
-    data = tpch_data(0.01)
-    for t in tpch.TABLES:
-        s.register_parquet(t, str(data / f"{t}.parquet"))
-    return s
+    return tpch_session(disabled)
 
 
 def test_every_rule_is_covered():
@@ -56,12 +50,7 @@ def test_every_rule_is_covered():
 
 
 def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE or not path.exists():
-        if not UPDATE:
-            pytest.fail(f"missing golden file {path}; run with DATAFLOW_UPDATE_GOLDEN=1 to write it")
-        path.write_text(text)
-    assert text == path.read_text(), f"plan differs from {path}"
+    check_golden(GOLDEN / name, text)
 
 
 @pytest.mark.parametrize("rule", list(RULE_QUERIES))
