@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 import dataflow
+import dataflow.physical
 from dataflow import col
 from dataflow import functions as F
 
@@ -81,3 +82,20 @@ def test_small_stage_one_instance_large_several(session, tmp_path):
             scans.setdefault(m["stage"], set()).add(m["instance"])
     widths = sorted(len(v) for v in scans.values())
     assert widths[0] == 1 and widths[-1] > 1, scans
+
+
+def test_range_exchange_sort(session):
+    # force the range strategy: split points agreed through the coordinator, local
+    # sorts, and partitions concatenated in order
+    session.range_sort_rows = 0
+    try:
+        q = session.table("t").sort(col("k").desc(), "v")
+        job = q.submit(parallelism=2)
+        got = job.result()
+    finally:
+        session.range_sort_rows = 2_000_000
+    modes = [n.mode for n in dataflow.physical.walk(job.optimized.physical) if n.kind == "exchange"]
+    assert "range" in modes
+    expected = sorted(range(50_000), key=lambda i: (-(i % 10), i))
+    assert got.column("v").to_pylist() == expected
+    assert got.column("k").to_pylist() == [i % 10 for i in expected]
