@@ -98,7 +98,8 @@ class Job(ABC):
         """Stop the job; its actors go back to the pool."""
 
     def result(self, timeout: float | None = None) -> pa.Table:
-        """The query result as an Arrow table (waits for the job)."""
+        """The query result as an Arrow table (waits for the job). After ``timeout``
+        seconds the job is stopped and :class:`dataflow.JobCancelled` raised."""
         if not self._done:
             self._wait(timeout)
             self._done = True

@@ -105,10 +105,22 @@ class LocalJob(Job):
             self.aborted.set()
 
     def _wait(self, timeout: float | None) -> None:
+        import time
+
+        give_up = None if timeout is None else time.monotonic() + timeout
+        timed_out = False
         for t in self._threads:
-            t.join(timeout)
+            t.join(None if give_up is None else max(0.0, give_up - time.monotonic()))
+            if t.is_alive():
+                timed_out = True
+                self.aborted.set()  # stop the job like a cancel
+                for u in self._threads:
+                    u.join()
+                break
         self.coordinator.finish(self.job_id)
-        if self._errors:
+        if timed_out:
+            self._error = JobCancelled(f"the job did not finish within {timeout:g} s and was stopped")
+        elif self._errors:
             self._error = to_execution_error(self._errors[0])
         elif self.aborted.is_set():
             self._error = JobCancelled("the job was cancelled")

@@ -385,6 +385,7 @@ class RayJob(Job):
         self.runs = {self.actors[(s.id, i)].run.remote(): (s.id, i) for s, i in slots}
         self._released = False
         self._cancelled = False
+        self._timed_out: float | None = None
 
     def _abort_all(self) -> None:
         for a in self.actors.values():
@@ -395,8 +396,14 @@ class RayJob(Job):
         results: dict[tuple[int, int], dict[str, Any]] = {}
         errors: list[dict[str, Any]] = []
         deadline: float | None = None
+        give_up = None if timeout is None else time.monotonic() + timeout
         dead: list[Any] = []
         while pending:
+            if give_up is not None and deadline is None and time.monotonic() > give_up:
+                # result(timeout=...) ran out: stop the job like a cancel
+                self._timed_out = timeout
+                self._abort_all()
+                deadline = time.monotonic() + ABORT_GRACE_SECONDS
             wait_for = 0.5
             ready, pending = ray.wait(pending, num_returns=1, timeout=wait_for)
             for r in ready:
@@ -427,7 +434,9 @@ class RayJob(Job):
         for rec in results.values():
             if rec.get("ok"):
                 self._metrics.extend(rec["metrics"])
-        if self._cancelled:
+        if self._timed_out is not None:
+            self._error = JobCancelled(f"job {self.job_id} did not finish within {self._timed_out:g} s and was stopped")
+        elif self._cancelled:
             self._error = JobCancelled(f"job {self.job_id} was cancelled")
         elif errors:
             real = [e for e in errors if not e.get("aborted")] or errors

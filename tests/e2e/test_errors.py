@@ -80,3 +80,12 @@ def test_cancel_returns_actors(session):
     assert_no_leak(session)
     assert alive_actors() >= before
     assert ray.is_initialized()
+
+
+def test_result_timeout_stops_the_job(session):
+    big = session.table("t").join(session.table("t").select(col("k").alias("k2")), how="cross")
+    job = big.agg(F.count().alias("n")).submit()
+    with pytest.raises(dataflow.JobCancelled, match="did not finish within"):
+        job.result(timeout=1.0)
+    assert count_by_k(session).num_rows == 7
+    assert_no_leak(session)
