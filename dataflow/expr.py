@@ -266,28 +266,39 @@ def conjoin(preds: list[ExprNode]) -> ExprNode | None:
     return out
 
 
+def equi_key_pair(
+    pred: ExprNode, left: frozenset[str] | set[str], right: frozenset[str] | set[str]
+) -> tuple[ExprNode, ExprNode] | None:
+    """``(left_key, right_key)`` if ``pred`` is ``a = b`` with ``a`` reading only
+    ``left`` columns and ``b`` only ``right`` columns (or the other way round)."""
+    if not (isinstance(pred, Call) and pred.fn == "eq" and len(pred.args) == 2):
+        return None
+    a, b = pred.args
+    ca, cb = columns_used(a), columns_used(b)
+    if not ca or not cb:
+        return None
+    if ca <= left and cb <= right:
+        return a, b
+    if ca <= right and cb <= left:
+        return b, a
+    return None
+
+
 def split_equi_keys(
-    preds: list[ExprNode], left: set[str], right: set[str]
+    preds: list[ExprNode], left: frozenset[str] | set[str], right: frozenset[str] | set[str]
 ) -> tuple[list[ExprNode], list[ExprNode], list[ExprNode]]:
-    """Split join predicates into equi-join keys and the rest: ``a = b`` with ``a``
-    over ``left`` columns and ``b`` over ``right`` ones (either way round) becomes the
-    key pair (a, b). Returns ``(left_keys, right_keys, rest)``."""
+    """Split join predicates into equi-join keys (see :func:`equi_key_pair`) and the
+    rest. Returns ``(left_keys, right_keys, rest)``."""
     lkeys: list[ExprNode] = []
     rkeys: list[ExprNode] = []
     rest: list[ExprNode] = []
     for p in preds:
-        if isinstance(p, Call) and p.fn == "eq":
-            a, b = p.args
-            ua, ub = columns_used(a), columns_used(b)
-            if ua and ub and ua <= left and ub <= right:
-                lkeys.append(a)
-                rkeys.append(b)
-                continue
-            if ua and ub and ua <= right and ub <= left:
-                lkeys.append(b)
-                rkeys.append(a)
-                continue
-        rest.append(p)
+        pair = equi_key_pair(p, left, right)
+        if pair is None:
+            rest.append(p)
+        else:
+            lkeys.append(pair[0])
+            rkeys.append(pair[1])
     return lkeys, rkeys, rest
 
 
@@ -683,6 +694,6 @@ __all__ = [
     "AGGREGATE_FUNCTIONS", "SCALAR_FUNCTIONS", "AggCall", "Call", "Case", "Cast", "ColumnRef",
     "Expr", "ExprNode", "InList", "Interval", "Literal", "NamedExpr", "SortKey", "WindowCall",
     "col", "coalesce", "columns_used", "concat", "conjoin", "conjuncts", "contains_aggregate",
-    "contains_window", "display", "display_sort_key", "split_equi_keys", "interval", "lit", "literal", "to_expr",
+    "contains_window", "display", "display_sort_key", "equi_key_pair", "split_equi_keys", "interval", "lit", "literal", "to_expr",
     "to_sort_key", "transform", "walk", "when",
 ]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import PlanError
 from ..expr import Call, ExprNode, columns_used, conjoin, conjuncts, display
+from ..expr import equi_key_pair as split_equality
 from ..logical import Filter, Join, LogicalPlan
 
 
@@ -87,24 +88,6 @@ def implied_filters(pred: ExprNode, units: list[Unit]) -> list[ExprNode]:
         else:
             out.append(disjoin(parts))  # type: ignore[arg-type]
     return out
-
-
-def split_equality(
-    pred: ExprNode, left: frozenset[str] | set[str], right: frozenset[str] | set[str]
-) -> tuple[ExprNode, ExprNode] | None:
-    """``(left_key, right_key)`` if ``pred`` is ``a = b`` with ``a`` reading only
-    ``left`` columns and ``b`` only ``right`` columns (or the other way round)."""
-    if not (isinstance(pred, Call) and pred.fn == "eq" and len(pred.args) == 2):
-        return None
-    a, b = pred.args
-    ca, cb = columns_used(a), columns_used(b)
-    if not ca or not cb:
-        return None
-    if ca <= left and cb <= right:
-        return a, b
-    if ca <= right and cb <= left:
-        return b, a
-    return None
 
 
 def filter_plan(plan: LogicalPlan, preds: Iterable[ExprNode]) -> LogicalPlan:

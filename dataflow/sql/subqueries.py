@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from dataflow.expr import split_equi_keys
+
 from .. import builder
 from ..errors import PlanError, UnsupportedError
 from ..expr import (
@@ -166,14 +168,9 @@ class SubqueryPlanner:
         for e, v in zip(lhs, values if kind == "in" else [], strict=True):
             lk.append(e)
             rk.append(ColumnRef(name=v))
-        residual: list[ExprNode] = []
-        for p in preds:
-            pair = split_equality(p, outer_cols, right_cols)
-            if pair is not None:
-                lk.append(pair[0])
-                rk.append(pair[1])
-            else:
-                residual.append(p)
+        more_l, more_r, residual = split_equi_keys(preds, outer_cols, right_cols)
+        lk += more_l
+        rk += more_r
         how = "anti" if negated else "semi"
         if not lk and not residual:
             return self._exists_uncorrelated(plan, right, negated)
@@ -274,16 +271,7 @@ class SubqueryPlanner:
         raw = f"{p.name}_raw" if empty is not None else p.name
         right = builder.rename(right, {value: raw})
         right_cols = frozenset(right.column_names())
-        lk: list[ExprNode] = []
-        rk: list[ExprNode] = []
-        residual: list[ExprNode] = []
-        for pr in preds:
-            pair = split_equality(pr, outer_cols, right_cols)
-            if pair is not None:
-                lk.append(pair[0])
-                rk.append(pair[1])
-            else:
-                residual.append(pr)
+        lk, rk, residual = split_equi_keys(preds, outer_cols, right_cols)
         how = "inner" if rejecting and empty is None else "left"
         used = key is not None and how == "inner"
         if used:
