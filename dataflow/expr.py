@@ -396,11 +396,7 @@ def literal(value: Any, type: str | None = None) -> Literal:
         scale = max(0, -int(exp))
         precision = max(len(digits), scale + 1)
         return Literal(value=str(value), type=f"decimal128({precision}, {scale})")
-    raise TypeError(f"cannot make a literal of {type_name_of(value)}")
-
-
-def type_name_of(value: Any) -> str:
-    return type(value).__name__
+    raise TypeError(f"cannot make a literal of {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------------------

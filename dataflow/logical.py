@@ -321,10 +321,6 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
     return "\n".join(lines)
 
 
-def field_names(schema: Schema) -> list[str]:
-    return [f.name for f in schema]
-
-
 __all__ = [
     "JOIN_TYPES", "Aggregate", "Distinct", "Field", "Filter", "Join", "Limit", "LogicalPlan",
     "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "Union", "Window",

@@ -203,14 +203,15 @@ class Session:
 
     # -- planning and running -------------------------------------------------------------
 
-    def optimize(self, plan: L.LogicalPlan, parallelism: int | None = None) -> Optimized:
+    def optimize(self, plan: L.LogicalPlan, parallelism: int | None = None, cap: int | None = None) -> Optimized:
         """Optimize a logical plan. By default the cost model picks each stage's degree
         of parallelism, up to the Session's ``parallelism``; an explicit
-        ``parallelism`` here forces every stage to that many instances."""
+        ``parallelism`` here forces every stage to that many instances; ``cap`` lowers
+        the Session's maximum for this plan."""
         from dataflow.optimizer import OptimizerConfig, optimize
 
         config = OptimizerConfig(
-            dop=parallelism or self.parallelism,
+            dop=parallelism or cap or self.parallelism,
             disabled_rules=self.disabled_rules,
             broadcast_rows=self.broadcast_rows,
             adaptive_parallelism=self.adaptive_parallelism if parallelism is None else False,
@@ -239,7 +240,7 @@ class Session:
             dop = planned_dop
             while dop > 1 and graph.instances() > available:
                 dop -= 1
-                opt = self.optimize(plan, dop) if parallelism else self._optimize_capped(plan, dop)
+                opt = self.optimize(plan, dop) if parallelism else self.optimize(plan, cap=dop)
                 graph = self.stages(opt.physical)
             notes.append(
                 f"planned {planned} actors at parallelism {planned_dop}, but only {available} were available: "
@@ -256,11 +257,3 @@ class Session:
         job.optimized = opt
         job.notes = notes
         return job
-
-    def _optimize_capped(self, plan: L.LogicalPlan, cap: int) -> Optimized:
-        saved = self.parallelism
-        self.parallelism = cap
-        try:
-            return self.optimize(plan)
-        finally:
-            self.parallelism = saved

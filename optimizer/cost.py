@@ -19,7 +19,6 @@ parallelism: a tiny stage runs one instance, a large one many.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from dataflow.physical import (
     PExchange,
@@ -56,12 +55,6 @@ CPU_PER_ROW: dict[str, float] = {
     "window": 3e-7,
     "exchange": TRANSFER_PER_ROW,
 }
-
-
-@dataclass(frozen=True)
-class CostParams:
-    setup: float = SETUP_PER_INSTANCE
-    transfer: float = TRANSFER_PER_ROW
 
 
 def best_dop(work: float, max_dop: int, setup: float = SETUP_PER_INSTANCE) -> int:

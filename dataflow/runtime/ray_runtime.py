@@ -211,7 +211,6 @@ class ActorPool:
         self._idle: dict[str, list[tuple[Any, float]]] = {}
         self._lock = threading.Lock()
         self.created = 0
-        self.leased = 0
 
     def _nodes(self) -> list[str]:
         return [n["NodeID"] for n in cluster.alive_nodes()] or [ray.get_runtime_context().get_node_id()]
@@ -245,7 +244,6 @@ class ActorPool:
                     a = self._create(node)
                     fresh.append(a)
                     out.append(a)
-            self.leased += len(out)
         if fresh:
             ray.get([a.ping.remote() for a in fresh])
         return out
@@ -383,7 +381,6 @@ class RayJob(Job):
             runtime.leased -= len(self.actors)
             raise
         self.runs = {self.actors[(s.id, i)].run.remote(): (s.id, i) for s, i in slots}
-        self._released = False
         self._cancelled = False
         self._timed_out: float | None = None
 
@@ -430,7 +427,6 @@ class RayJob(Job):
             self.runtime.pool.discard(a)
         self.runtime.pool.release(alive)
         self.runtime.leased -= len(self.actors)
-        self._released = True
         for rec in results.values():
             if rec.get("ok"):
                 self._metrics.extend(rec["metrics"])
