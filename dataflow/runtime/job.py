@@ -6,6 +6,7 @@ from __future__ import annotations
 import traceback
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -107,6 +108,11 @@ class Job(ABC):
             raise self._error
         assert self._result is not None
         return self._result
+
+    def iter_batches(self, timeout: float | None = None) -> Iterator[pa.RecordBatch]:
+        """The result's record batches. Runtimes that stream override this to yield
+        batches as they arrive; this default waits for the whole result."""
+        yield from self.result(timeout).to_batches()
 
     def metrics(self) -> list[dict[str, Any]]:
         """One record per operator instance: stage, operator, instance, actor_id,
