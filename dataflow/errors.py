@@ -68,6 +68,10 @@ class UnsupportedError(DataflowError):
     """A construct the engine does not support, named in words."""
 
 
+class ConfigError(DataflowError, ValueError):
+    """A Session setting that is out of range or of the wrong type."""
+
+
 class PlanError(DataflowError):
     """An invalid plan (a type mismatch, a bad argument, a failed plan check)."""
 

@@ -44,6 +44,27 @@ def _parquet_files(path: str) -> list[str]:
     return [os.path.abspath(f) for f in files]
 
 
+def _udfs_called(plan: Any) -> set[str]:
+    """The registered UDFs a plan calls (walked without recursion: plans can be deep)."""
+    from pydantic import BaseModel
+
+    from .expr import Call
+
+    out: set[str] = set()
+    stack = [plan]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Call) and x.fn.startswith("udf:"):
+            out.add(x.fn[4:])
+        if isinstance(x, BaseModel):
+            stack.extend(getattr(x, f) for f in type(x).model_fields)
+        elif isinstance(x, (tuple, list)):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+    return out
+
+
 class Session:
     """Where queries are registered, planned and run.
 
@@ -71,37 +92,59 @@ class Session:
         range_sort_rows: int = 2_000_000,
         warm_actors: int | None = None,
         max_actors: int | None = None,
+        max_retries: int = 2,
+        name: str | None = None,
     ) -> None:
-        self.chain_operators = chain_operators
-        self.batch_rows = batch_rows
-        self.disabled_rules = frozenset(disabled_rules)
-        self.broadcast_rows = broadcast_rows
-        self.adaptive_parallelism = adaptive_parallelism
-        self.range_sort_rows = range_sort_rows
+        from .config import validate
+
+        self._closed = True  # until the runtime is up: close() and __del__ have nothing to do
+        self.config = validate(
+            address=address, num_cpus=num_cpus, parallelism=parallelism, chain_operators=chain_operators,
+            runtime=runtime, batch_rows=batch_rows, disabled_rules=disabled_rules, broadcast_rows=broadcast_rows,
+            adaptive_parallelism=adaptive_parallelism, range_sort_rows=range_sort_rows, warm_actors=warm_actors,
+            max_actors=max_actors, max_retries=max_retries, name=name,
+        )
+        cfg = self.config
+        self.name = cfg.name or uuid.uuid4().hex[:6]
+        self.chain_operators = cfg.chain_operators
+        self.batch_rows = cfg.batch_rows
+        self.disabled_rules = frozenset(cfg.disabled_rules)
+        self.broadcast_rows = cfg.broadcast_rows
+        self.adaptive_parallelism = cfg.adaptive_parallelism
+        self.range_sort_rows = cfg.range_sort_rows
         self._catalog: dict[str, L.Scan] = {}
         # name -> (function, return type name, parallel safe)
         self._udfs: dict[str, tuple[Any, str, bool]] = {}
         self._tables: dict[str, pa.Table] = {}
-        self._closed = False
-        if runtime == "ray":
+        if cfg.runtime == "ray":
             from .runtime.ray_runtime import RayRuntime
 
-            self._runtime: Any = RayRuntime(address, num_cpus, max_actors=max_actors)
-        elif runtime == "local":
+            self._runtime: Any = RayRuntime(
+                cfg.address, cfg.num_cpus, session=self.name, max_actors=cfg.max_actors,
+                max_retries=cfg.max_retries, namespace="dataflow",
+            )
+        else:
             from .runtime.local import LocalRuntime
 
             self._runtime = LocalRuntime()
-        else:
-            raise DataflowError(f"unknown runtime {runtime!r}: use 'ray' or 'local'")
-        self.runtime_kind = runtime
-        self.parallelism = max(1, int(parallelism or self._runtime.total_cpus()))
-        if runtime == "ray":
-            self._runtime.pool.warm(warm_actors if warm_actors is not None else 2 * self.parallelism)
+        self._closed = False
+        self.runtime_kind = cfg.runtime
+        try:
+            self.parallelism = cfg.parallelism or max(1, int(self._runtime.total_cpus()))
+            if cfg.runtime == "ray":
+                if cfg.max_actors is None:
+                    # threads and memory are finite: each worker is a process of ~25 threads
+                    self._runtime.pool.cap = self._runtime.max_actors = max(16, 8 * self.parallelism)
+                self._runtime.pool.warm(cfg.warm_actors if cfg.warm_actors is not None else 2 * self.parallelism)
+        except BaseException:
+            self.close()
+            raise
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the actors (and the local Ray cluster, if this Session started it)."""
+        """Cancel running jobs, stop the actors (and the local Ray cluster, if this
+        Session started it)."""
         if not self._closed:
             self._closed = True
             self._runtime.close()
@@ -192,7 +235,10 @@ class Session:
         from .expr import Call, Expr, to_expr
         from .types import type_name
 
+        if not callable(fn):
+            raise TypeError(f"register_udf({name!r}, ...): fn must be callable, not {type(fn).__name__}")
         rtype = return_type if isinstance(return_type, str) else type_name(return_type)
+        self._runtime.check_udf(name, fn)
         register_udf(name, fn, rtype, parallel_safe)
         self._udfs[name] = (fn, rtype, parallel_safe)
 
@@ -233,8 +279,9 @@ class Session:
         graph = self.stages(opt.physical)
         notes: list[str] = []
         available = self._runtime.available_actors()
-        if available is not None and graph.instances() > available:
-            # PostgreSQL's lesson: a plan still runs with fewer workers than planned
+        if available and graph.instances() > available:
+            # PostgreSQL's lesson: a plan still runs with fewer workers than planned.
+            # (With none free at all, the job keeps its plan and queues for actors.)
             planned_dop = parallelism or self.parallelism
             planned = graph.instances()
             dop = planned_dop
@@ -246,13 +293,19 @@ class Session:
                 f"planned {planned} actors at parallelism {planned_dop}, but only {available} were available: "
                 f"ran {graph.instances()} actors at parallelism {dop}"
             )
-        tables = {
-            n.source.table_id: self._tables[n.source.table_id]
-            for s in graph.stages
-            for _, n in s.scans()
-            if isinstance(n.source, L.MemorySource)
-        }
-        udfs = {n: v for n, v in self._udfs.items()}
+        tables: dict[str, pa.Table] = {}
+        for s in graph.stages:
+            for _, n in s.scans():
+                if isinstance(n.source, L.MemorySource):
+                    t = self._tables.get(n.source.table_id)
+                    if t is None:
+                        raise DataflowError(
+                            f"table {n.table!r} was deregistered or registered again after this DataFrame "
+                            "was made; build the DataFrame again from the current table"
+                        )
+                    tables[n.source.table_id] = t
+        used = _udfs_called(opt.physical)
+        udfs = {n: v for n, v in self._udfs.items() if n in used}
         job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs)
         job.optimized = opt
         job.notes = notes

@@ -13,32 +13,45 @@ from dataflow.errors import JobCancelled
 from dataflow.operators.base import TaskContext
 from dataflow.physical import PhysicalPlan
 
-from .channels import Aborted, CollectOutbox, QueueInbox
-from .coordinator import Coordinator
+from .channels import Aborted, CollectOutbox, ConsumerDone, Inbox
+from .coordinator import BlockingRendezvous, Coordinator
 from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
 from .stages import RESULT, Edge, StageGraph
-from .task import run_task
+from .task import ConsumersDone, run_task
 
 
 class _QueueOutbox:
-    def __init__(self, edge: Edge, producer: int, targets: list[QueueInbox]) -> None:
+    def __init__(self, edge: Edge, producer: int, targets: list[Inbox]) -> None:
         self.edge = edge
         self.producer = producer
         self.targets = targets
         self.seq = [0] * len(targets)
+        self.done = [False] * len(targets)
+        self.dests = [producer] if edge.mode == "forward" else list(range(len(targets)))
 
-    def send(self, dest: int, batch: pa.RecordBatch | None) -> None:
-        self.targets[dest].put(self.edge.id, self.producer, self.seq[dest], batch)
+    def _put(self, dest: int, batch: pa.RecordBatch | None) -> None:
+        if self.done[dest]:
+            return
+        try:
+            self.targets[dest].put(self.edge.id, self.producer, self.seq[dest], batch)
+        except ConsumerDone:
+            self.done[dest] = True
         self.seq[dest] += 1
 
+    def send(self, dest: int, batch: pa.RecordBatch) -> None:
+        self._put(dest, batch)
+        if all(self.done[d] for d in self.dests):
+            raise ConsumersDone()
+
     def broadcast(self, batch: pa.RecordBatch) -> None:
-        for dest in range(len(self.targets)):
-            self.send(dest, batch)
+        for dest in self.dests:
+            self._put(dest, batch)
+        if all(self.done[d] for d in self.dests):
+            raise ConsumersDone()
 
     def close(self) -> None:
-        dests = [self.producer] if self.edge.mode == "forward" else range(len(self.targets))
-        for dest in dests:
-            self.send(dest, None)
+        for dest in self.dests:
+            self._put(dest, None)
 
 
 class LocalJob(Job):
@@ -49,14 +62,18 @@ class LocalJob(Job):
         tables: dict[str, pa.Table],
         coordinator: Coordinator,
         batch_rows: int,
+        name: str = "",
     ) -> None:
         super().__init__(new_job_id(), graph, plan)
+        self.name = name or self.job_id
         self.coordinator = coordinator
         self.aborted = threading.Event()
+        meet = BlockingRendezvous(coordinator)
+        coordinator.open(self.job_id)
         for key, morsels in job_morsels(graph, batch_rows).items():
             coordinator.register(self.job_id, key, morsels)
         inboxes = {
-            (s.id, i): QueueInbox(s.inputs, self.aborted) for s in graph.stages for i in range(s.dop)
+            (s.id, i): Inbox(s.inputs, self.aborted) for s in graph.stages for i in range(s.dop)
         }
         self._collect: dict[int, CollectOutbox] = {}
         self._errors: list[dict[str, Any]] = []
@@ -76,11 +93,12 @@ class LocalJob(Job):
                     next_morsel=lambda key, job=self.job_id: coordinator.next_morsel(job, key),
                     get_table=tables.__getitem__,
                     batch_rows=batch_rows,
+                    extras={"job": self.job_id, "attempt": 1},
                 )
 
                 def rendezvous(key: str, inst: int, sample: pa.Table | None, edge: Edge = edge) -> pa.Table:
-                    return coordinator.split_points(
-                        self.job_id, key, edge.producers, edge.consumers, edge.order, inst, sample
+                    return meet.split_points(
+                        self.job_id, key, edge.producers, edge.consumers, edge.order, inst, sample, self.aborted
                     )
 
                 t = threading.Thread(
@@ -103,6 +121,8 @@ class LocalJob(Job):
         except BaseException as e:
             self._errors.append(error_record(e, stage.id, instance))
             self.aborted.set()
+        finally:
+            inbox.finish()  # producers still sending learn that this instance needs no more
 
     def _wait(self, timeout: float | None) -> None:
         import time
@@ -128,12 +148,17 @@ class LocalJob(Job):
             per_instance = [self._collect[i].batches for i in sorted(self._collect)]
             self._result = assemble(self.graph, self.plan, per_instance)
 
-    def cancel(self) -> None:
+    def status(self) -> str:
+        if any(t.is_alive() for t in self._threads):
+            return "running"
+        return "failed" if self._errors else "finished"
+
+    def cancel(self, reason: str = "was cancelled") -> None:
         self.aborted.set()
         for t in self._threads:
             t.join()
         self._done = True
-        self._error = JobCancelled("the job was cancelled")
+        self._error = JobCancelled(f"the job {reason}")
 
 
 class LocalRuntime:
@@ -143,6 +168,8 @@ class LocalRuntime:
 
     def __init__(self) -> None:
         self.coordinator = Coordinator()
+        self.jobs: dict[str, LocalJob] = {}
+        self._lock = threading.Lock()
 
     def total_cpus(self) -> int:
         import os
@@ -152,14 +179,26 @@ class LocalRuntime:
     def available_actors(self) -> int | None:
         return None  # threads: no limit
 
+    def check_udf(self, name: str, fn: Any) -> None:
+        pass  # in-process: nothing is shipped
+
     def submit(
         self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int,
-        udfs: dict[str, tuple[Any, str, bool]] | None = None,
+        udfs: dict[str, tuple[Any, str, bool]] | None = None, name: str | None = None,
     ) -> LocalJob:
-        return LocalJob(graph, plan, tables, self.coordinator, batch_rows)
+        job = LocalJob(graph, plan, tables, self.coordinator, batch_rows, name or "")
+        with self._lock:
+            self.jobs = {k: j for k, j in self.jobs.items() if j.status() == "running"}
+            self.jobs[job.job_id] = job
+        return job
 
     def forget_table(self, table_id: str) -> None:
         pass
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            running = list(self.jobs.values())
+            self.jobs.clear()
+        for job in running:
+            if not job._done:
+                job.cancel("the Session was closed")

@@ -1,308 +1,70 @@
 """The Ray runtime: one actor per stage instance, batches pushed actor to actor.
 
-* ``Worker`` is a threaded actor that runs one task (a stage instance) at a time.
-  Producers call ``push`` on their consumers; ``push`` blocks while the bounded
-  channel is full, and a producer keeps at most ``window`` pushes in flight per
-  consumer, so flow control reaches back to the producer.
-* ``ActorPool`` keeps warm workers per node and leases them to jobs, so a query pays
-  no actor start-up; it grows as plans need and shrinks when idle.
-* ``RayJob`` sets up every task, starts them all at once (pipeline and bushy
-  parallelism come from that), and on the first failure aborts the others, returns
-  the actors to the pool and re-raises the error in the caller.
+* ``Worker`` (``ray_worker.py``) is an async actor that runs one task (a stage
+  instance) at a time on one executor thread; its producers push batches into bounded
+  channels, and a push that finds its channel full waits as a coroutine.
+* ``ActorPool`` (``ray_pool.py``) keeps warm workers and leases them to jobs, all of
+  a job's at once, queueing jobs beyond ``max_actors``.
+* ``RayJob`` drives one query from a thread of its own: lease, start every task at
+  once (pipeline and bushy parallelism come from that), watch them, and on the first
+  failure abort the others. A failure caused by a lost actor (a killed process, a lost
+  node, a restarted coordinator) is retried on fresh actors, up to ``max_retries``
+  times; sources are files and registered tables, so reading them again is safe, and
+  only a complete attempt's output is ever returned. A failure of the query itself
+  (an operator error) is raised in the caller at once.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections import deque
 from typing import Any
 
 import pyarrow as pa
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from dataflow import cluster
-from dataflow.errors import JobCancelled
-from dataflow.operators.base import TaskContext
+from dataflow.errors import DataflowError, JobCancelled
 from dataflow.physical import PhysicalPlan
 
-from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, QueueInbox
-from .coordinator import Coordinator
 from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
-from .stages import RESULT, Edge, Stage, StageGraph
-from .task import run_task
+from .ray_pool import ActorPool, Leased
+from .ray_worker import CONTROL_TIMEOUT, CoordinatorActor, TaskSpec
+from .stages import RESULT, StageGraph
 
-PUSH_WINDOW = 4  # pushes in flight per consumer channel
-ABORT_GRACE_SECONDS = 30.0
+log = logging.getLogger("dataflow.runtime")
 
-
-@ray.remote(num_cpus=0, concurrency_groups={"control": 4, "data": 512})
-class Worker:
-    """A warm actor that runs one stage instance at a time."""
-
-    def __init__(self) -> None:
-        ctx = ray.get_runtime_context()
-        self.actor_id = ctx.get_actor_id()
-        self.node_id = ctx.get_node_id()
-        self.job: str | None = None
-        self.aborted = threading.Event()
-        self.inbox: QueueInbox | None = None
-        self._tables: dict[str, pa.Table] = {}
-        self._table_refs: dict[str, Any] = {}
-
-    @ray.method(concurrency_group="control")
-    def ping(self) -> tuple[str, str]:
-        return self.actor_id, self.node_id
-
-    @ray.method(concurrency_group="control")
-    def setup(
-        self,
-        job: str,
-        stage: Stage,
-        instance: int,
-        consumers: list[Any],
-        coordinator: Any,
-        table_refs: dict[str, list[Any]],
-        batch_rows: int,
-        udfs: dict[str, tuple[Any, str, bool]],
-    ) -> bool:
-        from dataflow.compute import register_udf
-
-        for name, (fn, rtype, safe) in udfs.items():
-            register_udf(name, fn, rtype, safe)
-        self.job = job
-        self.stage = stage
-        self.instance = instance
-        self.consumers = consumers
-        self.coordinator = coordinator
-        self.aborted = threading.Event()
-        self.inbox = QueueInbox(stage.inputs, self.aborted, DEFAULT_CAPACITY)
-        self._table_refs = {k: v[0] for k, v in table_refs.items()}  # wrapped so Ray does not resolve them
-        self.batch_rows = batch_rows
-        return True
-
-    @ray.method(concurrency_group="data")
-    def push(self, job: str, edge_id: str, producer: int, seq: int, batch: pa.RecordBatch | None) -> bool:
-        if job != self.job or self.inbox is None:
-            return False  # a straggler from an aborted job
-        try:
-            self.inbox.put(edge_id, producer, seq, batch)
-        except Aborted:
-            return False  # the job was aborted: the producer learns it from its own flag
-        return True
-
-    def _table(self, table_id: str) -> pa.Table:
-        if table_id not in self._tables:
-            self._tables[table_id] = ray.get(self._table_refs[table_id])
-        return self._tables[table_id]
-
-    @ray.method(concurrency_group="control")
-    def run(self) -> dict[str, Any]:
-        stage, instance, job = self.stage, self.instance, self.job
-        assert self.inbox is not None and job is not None
-        edge = stage.output
-        assert edge is not None
-        outbox: Any
-        if edge.consumer == RESULT:
-            outbox = CollectOutbox()
-        else:
-            outbox = RayOutbox(job, edge, instance, self.consumers, self.aborted)
-        coord = self.coordinator
-        prefetched: dict[str, deque] = {}
-
-        def next_morsel(key: str):  # type: ignore[no-untyped-def]
-            q = prefetched.setdefault(key, deque())
-            if not q:
-                q.extend(ray.get(coord.next_morsels.remote(job, key, 2)))
-            return q.popleft() if q else None
-
-        def rendezvous(key: str, inst: int, sample: pa.Table | None) -> pa.Table:
-            return ray.get(
-                coord.split_points.remote(job, key, edge.producers, edge.consumers, edge.order, inst, sample)
-            )
-
-        ctx = TaskContext(
-            instance=instance, dop=stage.dop, next_morsel=next_morsel, get_table=self._table,
-            batch_rows=self.batch_rows,
-        )
-        try:
-            ms = run_task(stage, instance, ctx, self.inbox, outbox, rendezvous, self.aborted)
-        except BaseException as e:
-            rec = error_record(e, stage.id, instance)
-            rec["aborted"] = self.aborted.is_set() or isinstance(e, Aborted)
-            return rec
-        records = []
-        for m in ms:
-            r = m.as_record()
-            r.update(actor_id=self.actor_id, node_id=self.node_id)
-            records.append(r)
-        out: dict[str, Any] = {"ok": True, "metrics": records}
-        if isinstance(outbox, CollectOutbox):
-            out["batches"] = outbox.batches
-        return out
-
-    @ray.method(concurrency_group="control")
-    def abort(self, job: str) -> None:
-        if job == self.job:
-            self.aborted.set()
-
-    @ray.method(concurrency_group="control")
-    def reset(self) -> bool:
-        self.job = None
-        self.inbox = None
-        self.consumers = []
-        self._tables.clear()
-        self._table_refs = {}
-        return True
-
-
-class RayOutbox:
-    """The sending end of an edge, from one producer instance to its consumers."""
-
-    def __init__(self, job: str, edge: Edge, producer: int, consumers: list[Any], aborted: threading.Event) -> None:
-        self.job = job
-        self.edge = edge
-        self.producer = producer
-        self.consumers = consumers
-        self.aborted = aborted
-        self.inflight: list[deque] = [deque() for _ in consumers]
-        self.seq = [0] * len(consumers)
-
-    def _wait(self, ref: Any) -> None:
-        while True:
-            if self.aborted.is_set():
-                raise Aborted("job aborted")
-            ready, _ = ray.wait([ref], timeout=0.1)
-            if ready:
-                ray.get(ref)
-                return
-
-    def _push(self, dest: int, payload: Any) -> None:
-        q = self.inflight[dest]
-        seq = self.seq[dest]
-        self.seq[dest] += 1
-        q.append(self.consumers[dest].push.remote(self.job, self.edge.id, self.producer, seq, payload))
-        while len(q) > PUSH_WINDOW:
-            self._wait(q.popleft())
-
-    def send(self, dest: int, batch: pa.RecordBatch) -> None:
-        self._push(dest, batch)
-
-    def broadcast(self, batch: pa.RecordBatch) -> None:
-        ref = ray.put(batch)  # one copy in the object store, read by every consumer
-        for dest in range(len(self.consumers)):
-            self._push(dest, ref)
-
-    def close(self) -> None:
-        dests = [self.producer] if self.edge.mode == "forward" else range(len(self.consumers))
-        for dest in dests:
-            self._push(dest, None)
-        for q in self.inflight:
-            while q:
-                self._wait(q.popleft())
-
-
-class ActorPool:
-    """Warm workers per node, leased to jobs and returned after."""
-
-    def __init__(self, idle_seconds: float = 300.0) -> None:
-        self.idle_seconds = idle_seconds
-        self._idle: dict[str, list[tuple[Any, float]]] = {}
-        self._lock = threading.Lock()
-        self.created = 0
-
-    def _nodes(self) -> list[str]:
-        return [n["NodeID"] for n in cluster.alive_nodes()] or [ray.get_runtime_context().get_node_id()]
-
-    def warm(self, n: int) -> None:
-        """Start ``n`` workers spread over the nodes, without waiting for them."""
-        nodes = self._nodes()
-        with self._lock:
-            for i in range(n):
-                node = nodes[i % len(nodes)]
-                self._idle.setdefault(node, []).append((self._create(node), time.monotonic()))
-
-    def _create(self, node: str) -> Any:
-        self.created += 1
-        return Worker.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node, soft=True)
-        ).remote()
-
-    def lease(self, placement: list[int]) -> list[Any]:
-        """One worker per entry of ``placement`` (an index into the alive nodes)."""
-        nodes = self._nodes()
-        out: list[Any] = []
-        fresh: list[Any] = []
-        with self._lock:
-            for p in placement:
-                node = nodes[p % len(nodes)]
-                idle = self._idle.get(node)
-                if idle:
-                    out.append(idle.pop()[0])
-                else:
-                    a = self._create(node)
-                    fresh.append(a)
-                    out.append(a)
-        if fresh:
-            ray.get([a.ping.remote() for a in fresh])
-        return out
-
-    def release(self, actors: list[Any]) -> None:
-        ray.get([a.reset.remote() for a in actors])
-        now = time.monotonic()
-        info = ray.get([a.ping.remote() for a in actors])
-        with self._lock:
-            for a, (_, node) in zip(actors, info, strict=True):
-                self._idle.setdefault(node, []).append((a, now))
-        self.shrink()
-
-    def discard(self, actor: Any) -> None:
-        try:
-            ray.kill(actor)
-        except Exception:
-            pass
-
-    def shrink(self, keep: int = 0) -> int:
-        """Kill workers idle longer than ``idle_seconds``; return how many."""
-        now = time.monotonic()
-        killed = 0
-        with self._lock:
-            for node, idle in self._idle.items():
-                keep_list = [(a, t) for a, t in idle if now - t < self.idle_seconds]
-                for a, t in idle:
-                    if now - t >= self.idle_seconds:
-                        self.discard(a)
-                        killed += 1
-                self._idle[node] = keep_list
-        return killed
-
-    def size(self) -> int:
-        with self._lock:
-            return sum(len(v) for v in self._idle.values())
-
-    def close(self) -> None:
-        with self._lock:
-            for idle in self._idle.values():
-                for a, _ in idle:
-                    self.discard(a)
-            self._idle.clear()
+ABORT_GRACE_SECONDS = 10.0  # after an abort, tasks that have not stopped by then are killed
+WATCH_POLL = 0.25
 
 
 class RayRuntime:
     """Ray for one Session: the cluster connection, the pool and the coordinator."""
 
-    def __init__(self, address: str | None, num_cpus: int | None, warm: int = 0, max_actors: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None,
+        num_cpus: int | None,
+        *,
+        session: str = "s",
+        max_actors: int | None = None,
+        max_retries: int = 2,
+        namespace: str | None = None,
+    ) -> None:
         self.info = cluster.connect(address, num_cpus)
+        self.session = session
+        self.namespace = namespace
         self.max_actors = max_actors
-        self.leased = 0
-        self.coordinator = (
-            ray.remote(Coordinator).options(num_cpus=0, max_concurrency=256).remote()  # type: ignore[attr-defined]
-        )
-        self.pool = ActorPool()
-        if warm:
-            self.pool.warm(warm)
+        self.max_retries = max_retries
+        self._lock = threading.Lock()
+        self._coordinator: Any = None
+        self._coordinators = 0
+        self.pool = ActorPool(session, namespace, max_actors)
         self._table_refs: dict[str, Any] = {}
+        self.jobs: dict[str, RayJob] = {}  # running
+        self.finished = 0
+        self._queries = 0
 
     @property
     def dashboard_url(self) -> str | None:
@@ -311,141 +73,309 @@ class RayRuntime:
     def total_cpus(self) -> int:
         return cluster.total_cpus()
 
+    # -- the coordinator --------------------------------------------------------------
+
+    def coordinator(self) -> Any:
+        with self._lock:
+            if self._coordinator is None:
+                self._coordinators += 1
+                name = f"dataflow:{self.session}:coordinator"
+                if self._coordinators > 1:
+                    name += f"-{self._coordinators}"
+                opts: dict[str, Any] = {"name": name}
+                if self.namespace:
+                    opts["namespace"] = self.namespace
+                self._coordinator = CoordinatorActor.options(**opts).remote(name)
+            return self._coordinator
+
+    def replace_coordinator(self, dead: Any) -> None:
+        """Forget ``dead`` if it is still the coordinator and does not answer; the
+        next job creates a new one."""
+        with self._lock:
+            if self._coordinator is not dead:
+                return
+        try:
+            ray.get(dead.ping.remote(), timeout=CONTROL_TIMEOUT / 6)
+            return  # it answers (Ray restarted it): keep it
+        except Exception:
+            pass
+        with self._lock:
+            if self._coordinator is dead:
+                self._coordinator = None
+        try:
+            ray.kill(dead)
+        except Exception:
+            pass
+        log.warning("dataflow: the coordinator did not answer and was replaced")
+
+    # -- tables, UDFs -----------------------------------------------------------------
+
     def table_ref(self, table_id: str, table: pa.Table) -> Any:
-        if table_id not in self._table_refs:
-            self._table_refs[table_id] = ray.put(table)
-        return self._table_refs[table_id]
+        with self._lock:
+            if table_id not in self._table_refs:
+                self._table_refs[table_id] = ray.put(table)
+            return self._table_refs[table_id]
 
     def forget_table(self, table_id: str) -> None:
-        self._table_refs.pop(table_id, None)
+        with self._lock:
+            self._table_refs.pop(table_id, None)
+
+    def check_udf(self, name: str, fn: Any) -> None:
+        """Fail at registration, not at every query, if ``fn`` cannot be shipped."""
+        try:
+            ray.cloudpickle.dumps(fn)
+        except Exception as e:
+            raise DataflowError(
+                f"UDF {name!r} cannot be sent to the workers: pickling it failed ({type(e).__name__}: {e}); "
+                "a UDF must not capture locks, open files, connections or other process-bound state"
+            ) from None
 
     def available_actors(self) -> int | None:
         """How many more actors jobs may lease now (``None``: no limit)."""
         if self.max_actors is None:
             return None
-        return max(0, self.max_actors - self.leased)
+        return max(0, self.max_actors - self.pool.leased)
+
+    # -- jobs -------------------------------------------------------------------------
 
     def submit(
         self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int,
-        udfs: dict[str, tuple[Any, str, bool]] | None = None,
+        udfs: dict[str, tuple[Any, str, bool]] | None = None, name: str | None = None,
     ) -> RayJob:
         refs = {tid: [self.table_ref(tid, t)] for tid, t in tables.items()}
-        return RayJob(self, graph, plan, refs, batch_rows, udfs or {})
+        with self._lock:
+            self._queries += 1
+            qname = name or f"q{self._queries}"
+        job = RayJob(self, graph, plan, refs, batch_rows, udfs or {}, qname)
+        with self._lock:
+            self.jobs[job.job_id] = job
+        job.start()
+        return job
+
+    def _job_done(self, job: RayJob) -> None:
+        with self._lock:
+            self.jobs.pop(job.job_id, None)
+            self.finished += 1
 
     def close(self) -> None:
+        with self._lock:
+            running = list(self.jobs.values())
+        for job in running:
+            job.cancel(reason="the Session was closed")
         self.pool.close()
-        try:
-            ray.kill(self.coordinator)
-        except Exception:
-            pass
-        self._table_refs.clear()
+        with self._lock:
+            coord, self._coordinator = self._coordinator, None
+            self._table_refs.clear()
+        if coord is not None:
+            try:
+                ray.kill(coord)
+            except Exception:
+                pass
         if self.info.owns:
             cluster.shutdown()
+
+
+class _Outcome:
+    def __init__(
+        self, ok: bool, results: dict[tuple[int, int], dict[str, Any]], error: BaseException | None = None,
+        lost: str = "",
+    ) -> None:
+        self.ok, self.results, self.error, self.lost = ok, results, error, lost
 
 
 class RayJob(Job):
     def __init__(
         self, runtime: RayRuntime, graph: StageGraph, plan: PhysicalPlan, table_refs: dict[str, list[Any]],
-        batch_rows: int, udfs: dict[str, tuple[Any, str, bool]],
+        batch_rows: int, udfs: dict[str, tuple[Any, str, bool]], name: str,
     ) -> None:
         super().__init__(new_job_id(), graph, plan)
         self.runtime = runtime
-        coord = runtime.coordinator
-        slots = [(s, i) for s in graph.stages for i in range(s.dop)]
+        self.name = name
+        self.table_refs = table_refs
+        self.batch_rows = batch_rows
+        self.udfs = udfs
+        self.slots = [(s, i) for s in graph.stages for i in range(s.dop)]
+        self.planned_instances = len(self.slots)
+        self.attempts: list[dict[str, Any]] = []  # one record per attempt: number, outcome, seconds
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._drive, name=f"dataflow-job-{self.job_id}", daemon=True)
+        self._live: dict[Any, tuple[int, int]] = {}
+        self._attempt_id = ""
+        self._workers: dict[tuple[int, int], Leased] = {}  # (stage, instance) -> worker
+        self._first_lease: list[Leased] | None = None
+        self.max_threads = 0
+
+    def start(self) -> None:
+        # lease in the caller's thread when actors are free, so jobs submitted one after
+        # another lease in that order; otherwise the driver thread queues for them
+        self._first_lease = self.runtime.pool.try_lease(self._placement())
+        self._thread.start()
+
+    def _placement(self) -> list[str]:
+        nodes = self.runtime.pool._nodes()
         # spread instances over the nodes round-robin, across stages too, so that
         # single-instance stages do not all land on the first node
-        actors = runtime.pool.lease(list(range(len(slots))))
-        runtime.leased += len(actors)
-        self.actors = {(s.id, i): a for (s, i), a in zip(slots, actors, strict=True)}
-        self.planned_instances = len(slots)
+        return [nodes[k % len(nodes)] for k in range(len(self.slots))]
+
+    # -- the driver thread ------------------------------------------------------------
+
+    def _drive(self) -> None:
         try:
-            ray.get(
-                [coord.register.remote(self.job_id, k, m) for k, m in job_morsels(graph, batch_rows).items()]
-            )
-            setups = []
-            for s, i in slots:
+            for attempt in range(1, self.runtime.max_retries + 2):
+                t0 = time.perf_counter()
+                out = self._attempt(attempt)
+                rec = {"attempt": attempt, "ok": out.ok, "seconds": round(time.perf_counter() - t0, 3)}
+                if out.lost:
+                    rec["lost"] = out.lost
+                self.attempts.append(rec)
+                if out.ok:
+                    self._finish_ok(out.results, attempt)
+                    return
+                if self._stop.is_set():
+                    self._error = JobCancelled(f"job {self.name} ({self.job_id}) {self._stop_reason}")
+                    return
+                if out.lost and attempt <= self.runtime.max_retries:
+                    log.warning(
+                        "dataflow: %s attempt %d lost %s; retrying on fresh actors", self.name, attempt, out.lost
+                    )
+                    self.notes.append(f"attempt {attempt} failed ({out.lost}); retried")
+                    continue
+                if out.lost:
+                    self._error = DataflowError(
+                        f"job {self.name} failed after {attempt} attempts; the last lost {out.lost}"
+                    )
+                else:
+                    self._error = out.error
+                return
+        except BaseException as e:  # a bug in the driver: still report it, never hang
+            self._error = e if isinstance(e, DataflowError) else DataflowError(f"job {self.name} failed: {e!r}")
+        finally:
+            self._finished.set()
+            self.runtime._job_done(self)
+
+    def _attempt(self, attempt: int) -> _Outcome:
+        rt = self.runtime
+        workers, self._first_lease = self._first_lease, None
+        if workers is None:
+            try:
+                workers = rt.pool.lease(self._placement(), self._stop)
+            except JobCancelled:
+                return _Outcome(False, {})
+        self._workers = {(s.id, i): w for (s, i), w in zip(self.slots, workers, strict=True)}
+        aid = f"{self.job_id}.{attempt}"
+        self._attempt_id = aid
+        dead: list[Leased] = []
+        coord = rt.coordinator()
+        try:
+            try:
+                ray.get(coord.register.remote(aid, job_morsels(self.graph, self.batch_rows)), timeout=CONTROL_TIMEOUT)
+            except Exception as e:
+                rt.replace_coordinator(coord)
+                return _Outcome(False, {}, lost=f"the coordinator ({type(e).__name__})")
+            refs = {}
+            for s, i in self.slots:
                 edge = s.output
                 assert edge is not None
                 consumers = (
                     [] if edge.consumer == RESULT
-                    else [self.actors[(edge.consumer, j)] for j in range(graph.stages[edge.consumer].dop)]
+                    else [self._workers[(edge.consumer, j)].actor for j in range(self.graph.stages[edge.consumer].dop)]
                 )
-                setups.append(
-                    self.actors[(s.id, i)].setup.remote(
-                        self.job_id, s, i, consumers, coord, table_refs, batch_rows, udfs
-                    )
+                spec = TaskSpec(
+                    job=aid, query=self.name, attempt=attempt, stage=s, instance=i, consumers=consumers,
+                    coordinator=coord, table_refs=self.table_refs, batch_rows=self.batch_rows,
+                    udfs=self.udfs,
                 )
-            ray.get(setups)
-        except BaseException:
-            runtime.pool.release(list(self.actors.values()))
-            runtime.leased -= len(self.actors)
-            raise
-        self.runs = {self.actors[(s.id, i)].run.remote(): (s.id, i) for s, i in slots}
-        self._cancelled = False
-        self._timed_out: float | None = None
+                ops = "→".join(n.name for _, n in reversed(s.operators))
+                task_name = f"{self.name} stage {s.id} {ops} {i + 1}/{s.dop}"
+                refs[self._workers[(s.id, i)].actor.run.options(name=task_name).remote(spec)] = (s.id, i)
+            self._live = refs
+            return self._watch(refs, dead, coord)
+        finally:
+            try:
+                coord.finish.remote(aid)
+            except Exception:
+                pass
+            self._live = {}
+            rt.pool.release(workers, dead)
 
-    def _abort_all(self) -> None:
-        for a in self.actors.values():
-            a.abort.remote(self.job_id)
-
-    def _wait(self, timeout: float | None) -> None:
-        pending = list(self.runs)
+    def _watch(self, refs: dict[Any, tuple[int, int]], dead: list[Leased], coord: Any) -> _Outcome:
+        by_id = self._workers
+        pending = list(refs)
         results: dict[tuple[int, int], dict[str, Any]] = {}
         errors: list[dict[str, Any]] = []
+        lost: list[str] = []
         deadline: float | None = None
-        give_up = None if timeout is None else time.monotonic() + timeout
-        dead: list[Any] = []
-        while pending:
-            if give_up is not None and deadline is None and time.monotonic() > give_up:
-                # result(timeout=...) ran out: stop the job like a cancel
-                self._timed_out = timeout
-                self._abort_all()
+
+        def abort() -> None:
+            nonlocal deadline
+            if deadline is None:
                 deadline = time.monotonic() + ABORT_GRACE_SECONDS
-            wait_for = 0.5
-            ready, pending = ray.wait(pending, num_returns=1, timeout=wait_for)
+                for w in self._workers.values():
+                    w.actor.abort.remote(self._attempt_id)
+
+        while pending:
+            if self._stop.is_set():
+                abort()
+            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=WATCH_POLL, fetch_local=False)
             for r in ready:
-                key = self.runs[r]
+                key = refs[r]
                 try:
-                    rec = ray.get(r)
-                except Exception as e:  # the actor died
+                    rec = ray.get(r, timeout=CONTROL_TIMEOUT)
+                except Exception as e:  # the actor died (or its result was lost)
                     rec = error_record(e, key[0], key[1])
-                    dead.append(self.actors[key])
+                    rec["lost"] = True
+                    dead.append(by_id[key])
+                    lost.append(f"{by_id[key].name} running stage {key[0]} instance {key[1]} ({type(e).__name__})")
                 results[key] = rec
                 if not rec.get("ok"):
+                    if rec.get("lost") and by_id[key] not in dead:
+                        lost.append(f"a peer of stage {key[0]} instance {key[1]} ({rec.get('type')})")
+                        if rec.get("type") in ("UnknownJob", "GetTimeoutError"):
+                            self.runtime.replace_coordinator(coord)
                     errors.append(rec)
-                    if deadline is None:
-                        self._abort_all()
-                        deadline = time.monotonic() + ABORT_GRACE_SECONDS
-            if deadline is not None and time.monotonic() > deadline and pending:
+                    abort()
+            if deadline is not None and pending and time.monotonic() > deadline:
                 # tasks that ignore the abort: their actors are killed, not reused
-                for r in pending:
-                    dead.append(self.actors[self.runs[r]])
+                dead.extend(by_id[refs[r]] for r in pending)
                 break
-        self.runtime.coordinator.finish.remote(self.job_id)
-        alive = [a for a in self.actors.values() if a not in dead]
-        for a in dead:
-            self.runtime.pool.discard(a)
-        self.runtime.pool.release(alive)
-        self.runtime.leased -= len(self.actors)
-        for rec in results.values():
-            if rec.get("ok"):
-                self._metrics.extend(rec["metrics"])
-        if self._timed_out is not None:
-            self._error = JobCancelled(f"job {self.job_id} did not finish within {self._timed_out:g} s and was stopped")
-        elif self._cancelled:
-            self._error = JobCancelled(f"job {self.job_id} was cancelled")
-        elif errors:
-            real = [e for e in errors if not e.get("aborted")] or errors
-            self._error = to_execution_error(real[0])
-        else:
-            root = self.graph.stages[0]
-            per_instance = [results[(root.id, i)].get("batches", []) for i in range(root.dop)]
-            self._result = assemble(self.graph, self.plan, per_instance)
+        real = [e for e in errors if not e.get("aborted") and not e.get("lost")]
+        if real:
+            return _Outcome(False, results, to_execution_error(real[0]))
+        if lost:
+            return _Outcome(False, results, lost=lost[0])
+        if errors:  # only aborted tasks: a cancel
+            return _Outcome(False, results)
+        return _Outcome(True, results)
 
-    def cancel(self) -> None:
-        if self._done:
-            return
-        self._cancelled = True
-        self._abort_all()
-        self._wait(None)
+    def _finish_ok(self, results: dict[tuple[int, int], dict[str, Any]], attempt: int) -> None:
+        for rec in results.values():
+            self._metrics.extend(rec["metrics"])
+        self.max_threads = max((rec.get("threads", 0) for rec in results.values()), default=0)
+        root = self.graph.stages[0]
+        per_instance = [results[(root.id, i)].get("batches", []) for i in range(root.dop)]
+        self._result = assemble(self.graph, self.plan, per_instance)
+
+    # -- the user's handle ------------------------------------------------------------
+
+    def _wait(self, timeout: float | None) -> None:
+        if not self._finished.wait(timeout):
+            self.cancel(reason=f"did not finish within {timeout:g} s and was stopped")
+
+    def cancel(self, reason: str = "was cancelled") -> None:
+        if self._finished.is_set():
+            if self._done:
+                return
+        else:
+            self._stop_reason = reason
+            self._stop.set()
+            self._finished.wait()
         self._done = True
+        if self._result is None and self._error is None:
+            self._error = JobCancelled(f"job {self.name} ({self.job_id}) {reason}")
+
+    def status(self) -> str:
+        if not self._finished.is_set():
+            return "running" if self._live else "queued"
+        return "failed" if self._error is not None else "finished"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,7 +20,6 @@ from dataflow.exchange import (
     merge_sorted,
     range_partition,
     sample_for_range,
-    split_points,
 )
 from dataflow.operators import build_operator
 from dataflow.operators.base import TaskContext
@@ -41,9 +40,15 @@ class Inbox(Protocol):
         """One stream per producer (for merging sorted streams)."""
 
 
+class ConsumersDone(Exception):
+    """Raised by an outbox once every consumer has finished without needing more:
+    the producer stops early (Volcano's close travelling upstream)."""
+
+
 class Outbox(Protocol):
     def send(self, dest: int, batch: pa.RecordBatch) -> None:
-        """Send a batch to consumer instance ``dest`` (blocks when its channel is full)."""
+        """Send a batch to consumer instance ``dest`` (blocks when its channel is full;
+        a no-op once that consumer is done; :class:`ConsumersDone` once all are)."""
 
     def broadcast(self, batch: pa.RecordBatch) -> None:
         """Send one batch to every consumer instance."""
@@ -63,7 +68,9 @@ class OperatorMetrics:
     rows_in: int = 0
     rows_out: int = 0
     batches_out: int = 0
+    bytes_out: int = 0
     seconds: float = 0.0  # wall time inside the operator, inputs included
+    self_seconds: float = 0.0  # without its inputs' time (filled in at the end)
     children: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
@@ -75,7 +82,9 @@ class OperatorMetrics:
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "batches_out": self.batches_out,
+            "bytes_out": self.bytes_out,
             "seconds": round(self.seconds, 6),
+            "self_seconds": round(max(0.0, self.self_seconds), 6),
         }
 
 
@@ -104,6 +113,7 @@ def _metered(
         m.seconds += time.perf_counter() - t0
         m.rows_out += batch.num_rows
         m.batches_out += 1
+        m.bytes_out += batch.nbytes
         yield batch
 
 
@@ -139,13 +149,40 @@ def run_task(
 
     out = build(stage.root, stage.root_path)
     assert stage.output is not None
-    sender = OperatorMetrics(stage.id, f"Send({stage.output.mode})", "send:" + stage.output.id, instance)
+    sender = OperatorMetrics(
+        stage.id, f"Send({stage.output.mode})", "send:" + stage.output.id, instance, children=[stage.root_path]
+    )
     route(out, stage.output, instance, outbox, sender, rendezvous)
     metrics[sender.path] = sender
     for m in metrics.values():
-        if m.children:
-            m.rows_in = sum(metrics[c].rows_out for c in m.children if c in metrics)
+        kids = [metrics[c] for c in m.children if c in metrics]
+        if kids:
+            m.rows_in = sum(k.rows_out for k in kids)
+        # pulling from a child happens inside this operator's next(): subtract it
+        m.self_seconds = m.seconds - sum(k.seconds for k in kids)
     return list(metrics.values())
+
+
+BROADCAST = -1  # a destination meaning "every consumer instance"
+
+Splitter = Callable[[pa.RecordBatch], Iterable[tuple[int, pa.RecordBatch]]]
+
+
+def _hash_splitter(edge: Edge, instance: int) -> Splitter:
+    keys, n = list(edge.keys), edge.consumers
+    return lambda b: ((i, p) for i, p in enumerate(hash_partition(b, keys, n)) if p.num_rows)
+
+
+# How each exchange mode splits one batch into (consumer, piece) pairs. A range
+# exchange is not here: it must see a sample of every producer's rows first.
+SPLITTERS: dict[str, Callable[[Edge, int], Splitter]] = {
+    "forward": lambda edge, instance: lambda b: ((instance, b),),
+    "gather": lambda edge, instance: lambda b: ((0, b),),
+    "gather_merge": lambda edge, instance: lambda b: ((0, b),),
+    "hash": _hash_splitter,
+    "round_robin": lambda edge, instance: RoundRobinPartitioner(edge.consumers, start=instance).partition,
+    "broadcast": lambda edge, instance: lambda b: ((BROADCAST, b),),
+}
 
 
 def route(
@@ -156,75 +193,48 @@ def route(
     m: OperatorMetrics,
     rendezvous: Callable[[str, int, pa.Table], pa.Table] | None,
 ) -> None:
-    """The sending half of an exchange: partition each batch and send the pieces."""
+    """The sending half of an exchange: split each batch and send the pieces."""
     t0 = time.perf_counter()
-    mode = edge.mode
-    n = edge.consumers
-    rr = RoundRobinPartitioner(n, start=instance) if mode == "round_robin" else None
-    held: list[pa.RecordBatch] = []
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        m.rows_in += batch.num_rows
-        if mode in ("forward",):
-            outbox.send(instance, batch)
-        elif mode in ("gather", "gather_merge", "result") or n == 1:
-            outbox.send(0, batch)
-        elif mode == "hash":
-            for i, part in enumerate(hash_partition(batch, list(edge.keys), n)):
-                if part.num_rows:
-                    outbox.send(i, part)
-        elif mode == "round_robin":
-            assert rr is not None
-            for i, part in rr.partition(batch):
-                outbox.send(i, part)
-        elif mode == "broadcast":
-            outbox.broadcast(batch)
-        elif mode == "range":
-            held.append(batch)  # split points need a sample of every producer's rows
+    try:
+        if edge.mode == "range" and edge.consumers > 1:
+            _route_range(batches, edge, instance, outbox, m, rendezvous)
         else:
-            raise ValueError(f"unknown exchange mode {mode}")
-    if mode == "range" and n > 1:
-        if rendezvous is None:
-            raise RuntimeError("a range exchange needs a rendezvous for its split points")
-        table = pa.Table.from_batches(held) if held else None
-        sample = (
-            sample_for_range(table, edge.order, RANGE_SAMPLE_ROWS)
-            if table is not None
-            else None
-        )
-        splits = rendezvous(edge.id, instance, sample)
-        for batch in held:
-            for i, part in enumerate(range_partition(batch, edge.order, splits)):
-                if part.num_rows:
-                    outbox.send(i, part)
+            mode = "gather" if edge.consumers == 1 and edge.mode != "forward" else edge.mode
+            if mode not in SPLITTERS:
+                raise ValueError(f"unknown exchange mode {edge.mode}")
+            split = SPLITTERS[mode](edge, instance)
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                m.rows_in += batch.num_rows
+                for dest, part in split(batch):
+                    if dest == BROADCAST:
+                        outbox.broadcast(part)
+                    else:
+                        outbox.send(dest, part)
+    except ConsumersDone:
+        pass  # nobody needs more: stop pulling the inputs
     m.rows_out = m.rows_in
     outbox.close()
     m.seconds = time.perf_counter() - t0
 
 
-class Rendezvous:
-    """Collects range samples from every producer of an edge and hands each the same
-    split points once all have reported. Plain Python, thread-safe; the Ray runtime
-    hosts one inside its coordinator actor."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._cv = threading.Condition()
-        self._samples: dict[str, dict[int, pa.Table | None]] = {}
-        self._splits: dict[str, pa.Table] = {}
-
-    def exchange(
-        self, key: str, producers: int, consumers: int, order: Any, instance: int, sample: pa.Table | None,
-        timeout: float = 3600.0,
-    ) -> pa.Table:
-        with self._cv:
-            self._samples.setdefault(key, {})[instance] = sample
-            if len(self._samples[key]) == producers and key not in self._splits:
-                samples = [s for s in self._samples[key].values() if s is not None and s.num_rows]
-                self._splits[key] = split_points(samples, order, consumers)
-                self._cv.notify_all()
-            if not self._cv.wait_for(lambda: key in self._splits, timeout=timeout):
-                raise TimeoutError(f"range exchange {key}: not every producer sent a sample")
-            return self._splits[key]
+def _route_range(
+    batches: Iterator[pa.RecordBatch],
+    edge: Edge,
+    instance: int,
+    outbox: Outbox,
+    m: OperatorMetrics,
+    rendezvous: Callable[[str, int, pa.Table], pa.Table] | None,
+) -> None:
+    if rendezvous is None:
+        raise RuntimeError("a range exchange needs a rendezvous for its split points")
+    held = [b for b in batches if b.num_rows]  # split points need a sample of every producer's rows
+    m.rows_in += sum(b.num_rows for b in held)
+    table = pa.Table.from_batches(held) if held else None
+    sample = sample_for_range(table, edge.order, RANGE_SAMPLE_ROWS) if table is not None else None
+    splits = rendezvous(edge.id, instance, sample)
+    for batch in held:
+        for i, part in enumerate(range_partition(batch, edge.order, splits)):
+            if part.num_rows:
+                outbox.send(i, part)

@@ -1,0 +1,212 @@
+"""Warm workers, leased to jobs, up to a cap.
+
+Starting an actor costs about 0.3 s here, so a Session keeps idle workers warm and
+leases them to jobs. A job leases all of its actors at once (all or nothing, so two
+jobs can never each hold half of what the other needs), in the order jobs asked:
+beyond the cap (``Session(max_actors=N)``) jobs queue instead of failing. A job that
+needs more actors than the cap allows at all runs once nothing else holds actors.
+
+Leasing and returning make no remote calls. Dead workers leave the pool in two ways:
+a job whose actor died discards it, and a reaper thread pings idle workers every few
+seconds (with a timeout) and drops those that do not answer, so a worker killed while
+idle costs the next job nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from dataflow import cluster
+from dataflow.errors import JobCancelled
+
+from .ray_worker import Worker
+
+log = logging.getLogger("dataflow.runtime")
+
+PING_TIMEOUT = 10.0
+REAP_EVERY = 3.0
+
+
+class Leased:
+    """A worker on lease: the actor handle and the node it was placed on."""
+
+    __slots__ = ("actor", "node", "name")
+
+    def __init__(self, actor: Any, node: str, name: str) -> None:
+        self.actor, self.node, self.name = actor, node, name
+
+
+class ActorPool:
+    def __init__(
+        self, session: str, namespace: str | None, cap: int | None, idle_seconds: float = 300.0,
+    ) -> None:
+        self.session = session
+        self.namespace = namespace
+        self.cap = cap
+        self.idle_seconds = idle_seconds
+        self._idle: dict[str, list[tuple[Leased, float]]] = {}
+        self._cv = threading.Condition()
+        self._leased = 0
+        self._tickets = itertools.count()
+        self._queue: deque[int] = deque()
+        self._serial = itertools.count(1)
+        self.created = 0
+        self.discarded = 0
+        self._closed = False
+        self._reaper = threading.Thread(target=self._reap_loop, name="dataflow-pool-reaper", daemon=True)
+        self._reaper.start()
+
+    # -- creation ---------------------------------------------------------------------
+
+    def _nodes(self) -> list[str]:
+        return [n["NodeID"] for n in cluster.alive_nodes()] or [ray.get_runtime_context().get_node_id()]
+
+    def _create(self, node: str) -> Leased:
+        self.created += 1
+        name = f"dataflow:{self.session}:worker-{next(self._serial):02d}"
+        opts: dict[str, Any] = {
+            "name": name,
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=True),
+        }
+        if self.namespace:
+            opts["namespace"] = self.namespace
+        return Leased(Worker.options(**opts).remote(name), node, name)
+
+    def warm(self, n: int) -> None:
+        """Start ``n`` workers spread over the nodes, without waiting for them."""
+        nodes = self._nodes()
+        now = time.monotonic()
+        with self._cv:
+            for i in range(n):
+                node = nodes[i % len(nodes)]
+                self._idle.setdefault(node, []).append((self._create(node), now))
+
+    # -- leasing ----------------------------------------------------------------------
+
+    @property
+    def leased(self) -> int:
+        with self._cv:
+            return self._leased
+
+    def _fits(self, n: int) -> bool:
+        return self.cap is None or self._leased + n <= self.cap or self._leased == 0
+
+    def try_lease(self, placement: list[str]) -> list[Leased] | None:
+        """Lease at once if nobody queues and the cap allows; else ``None``."""
+        with self._cv:
+            if self._queue or not self._fits(len(placement)):
+                return None
+            return self._take(placement)
+
+    def _take(self, placement: list[str]) -> list[Leased]:
+        self._leased += len(placement)
+        out = []
+        for node in placement:
+            idle = self._idle.get(node)
+            out.append(idle.pop()[0] if idle else self._create(node))
+        return out
+
+    def lease(self, placement: list[str], cancelled: threading.Event | None = None) -> list[Leased]:
+        """One worker on each node of ``placement``; waits (in order of asking) while
+        the cap is reached. Raises :class:`JobCancelled` if ``cancelled`` is set while
+        waiting."""
+        n = len(placement)
+        ticket = next(self._tickets)
+        with self._cv:
+            self._queue.append(ticket)
+            try:
+                while self._queue[0] != ticket or not self._fits(n):
+                    if self._closed:
+                        raise JobCancelled("the Session was closed while the job waited for actors")
+                    if cancelled is not None and cancelled.is_set():
+                        raise JobCancelled("the job was cancelled while it waited for actors")
+                    self._cv.wait(0.1)
+            finally:
+                self._queue.remove(ticket)
+                self._cv.notify_all()
+            return self._take(placement)
+
+    def release(self, workers: list[Leased], dead: list[Leased] = ()) -> None:  # type: ignore[assignment]
+        """Return a job's workers; ``dead`` ones are killed and forgotten."""
+        for w in dead:
+            self._kill(w)
+        now = time.monotonic()
+        dead_ids = {id(w) for w in dead}
+        with self._cv:
+            for w in workers:
+                if id(w) not in dead_ids:
+                    self._idle.setdefault(w.node, []).append((w, now))
+            self._leased -= len(workers)
+            self._cv.notify_all()
+
+    def _kill(self, w: Leased) -> None:
+        self.discarded += 1
+        try:
+            ray.kill(w.actor)
+        except Exception:
+            pass
+
+    # -- upkeep -----------------------------------------------------------------------
+
+    def _reap_loop(self) -> None:
+        while not self._closed:
+            time.sleep(REAP_EVERY)
+            try:
+                self.reap()
+            except Exception:  # the cluster is going away
+                if self._closed:
+                    return
+                log.debug("pool reaper failed", exc_info=True)
+
+    def reap(self) -> int:
+        """Drop idle workers that are dead or idle too long; return how many."""
+        with self._cv:
+            idle = [(w, t) for ws in self._idle.values() for w, t in ws]
+        if not idle:
+            return 0
+        now = time.monotonic()
+        gone = {id(w) for w, t in idle if now - t >= self.idle_seconds}
+        refs = {w.actor.ping.remote(): w for w, _ in idle if id(w) not in gone}
+        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=PING_TIMEOUT) if refs else ([], [])
+        for r in ready:
+            try:
+                ray.get(r)
+            except Exception:
+                gone.add(id(refs[r]))
+        gone |= {id(refs[r]) for r in late}  # an idle worker that cannot answer a ping is stuck
+        if not gone:
+            return 0
+        removed: list[Leased] = []
+        with self._cv:  # only those still idle: a worker leased meanwhile is the job's
+            for node, ws in self._idle.items():
+                removed += [w for w, _ in ws if id(w) in gone]
+                self._idle[node] = [(w, t) for w, t in ws if id(w) not in gone]
+        for w in removed:
+            self._kill(w)
+            if now - next(t for x, t in idle if x is w) < self.idle_seconds:
+                log.warning("dataflow: idle worker %s did not answer and was replaced", w.name)
+                with self._cv:
+                    if not self._closed:
+                        self._idle.setdefault(w.node, []).append((self._create(w.node), time.monotonic()))
+        return len(removed)
+
+    def size(self) -> int:
+        with self._cv:
+            return sum(len(v) for v in self._idle.values())
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            idle = [w for ws in self._idle.values() for w, _ in ws]
+            self._idle.clear()
+            self._cv.notify_all()
+        for w in idle:
+            self._kill(w)
