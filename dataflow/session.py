@@ -133,8 +133,10 @@ class Session:
             self.parallelism = cfg.parallelism or max(1, int(self._runtime.total_cpus()))
             if cfg.runtime == "ray":
                 if cfg.max_actors is None:
-                    # threads and memory are finite: each worker is a process of ~25 threads
-                    self._runtime.pool.cap = self._runtime.max_actors = max(16, 8 * self.parallelism)
+                    # threads and memory are finite: each worker is a process of ~30 threads
+                    # and ~150 MB, so 64 of them take ~2,000 of a machine's 32,768 pids
+                    self._runtime.pool.cap = self._runtime.max_actors = max(64, 16 * self.parallelism)
+                self._runtime.coordinator()  # first in the raylet's queue of actors to start
                 self._runtime.pool.warm(cfg.warm_actors if cfg.warm_actors is not None else 2 * self.parallelism)
         except BaseException:
             self.close()

@@ -32,6 +32,12 @@ def duckdb_tpch(data_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def duckdb_answer(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """DuckDB's answer to ``sql`` as an Arrow table."""
+    result = con.sql(sql).arrow()
+    return result.read_all() if hasattr(result, "read_all") else result
+
+
 def _norm(v: Any) -> Any:
     if isinstance(v, decimal.Decimal):
         return float(v)

@@ -38,10 +38,11 @@ REAP_EVERY = 3.0
 class Leased:
     """A worker on lease: the actor handle and the node it was placed on."""
 
-    __slots__ = ("actor", "node", "name")
+    __slots__ = ("actor", "node", "name", "started")
 
     def __init__(self, actor: Any, node: str, name: str) -> None:
         self.actor, self.node, self.name = actor, node, name
+        self.started = False  # has answered once (a worker still starting may be slow to)
 
 
 class ActorPool:
@@ -179,9 +180,12 @@ class ActorPool:
         for r in ready:
             try:
                 ray.get(r)
+                refs[r].started = True
             except Exception:
                 gone.add(id(refs[r]))
-        gone |= {id(refs[r]) for r in late}  # an idle worker that cannot answer a ping is stuck
+        # a started idle worker that cannot answer a ping is stuck (one still starting
+        # is only slow: the machine may be busy starting many)
+        gone |= {id(refs[r]) for r in late if refs[r].started}
         if not gone:
             return 0
         removed: list[Leased] = []

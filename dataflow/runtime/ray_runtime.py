@@ -321,6 +321,7 @@ class RayJob(Job):
             ready, pending = ray.wait(pending, num_returns=len(pending), timeout=WATCH_POLL, fetch_local=False)
             for r in ready:
                 key = refs[r]
+                by_id[key].started = True
                 try:
                     rec = ray.get(r, timeout=CONTROL_TIMEOUT)
                 except Exception as e:  # the actor died (or its result was lost)

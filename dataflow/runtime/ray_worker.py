@@ -203,6 +203,11 @@ class Worker:
     async def threads(self) -> int:
         return thread_count()
 
+    async def info(self) -> dict[str, Any]:
+        """What this worker is: name, process, threads, and the task it runs now."""
+        return {"name": self.name, "pid": os.getpid(), "threads": thread_count(), "task": self.task,
+                "node_id": self.node_id}
+
     async def run(self, spec: TaskSpec) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         aborted = threading.Event()
@@ -335,6 +340,9 @@ class CoordinatorActor:
 
     async def threads(self) -> int:
         return thread_count()
+
+    async def info(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": os.getpid(), "threads": thread_count()}
 
     async def register(self, job: str, morsels: dict[str, list[Any]]) -> None:
         self.c.open(job)
