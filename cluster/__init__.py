@@ -28,7 +28,8 @@ def connect(address: str | None = None, num_cpus: int | None = None, dashboard: 
         ctx = ray.get_runtime_context()
         return ClusterInfo(owns=False, dashboard_url=_dashboard_url(), address=getattr(ctx, "gcs_address", None))
     kwargs: dict[str, Any] = {
-        "address": address,
+        # no address: a cluster of our own, never a stale one from an address file
+        "address": address if address is not None else "local",
         "logging_level": logging.WARNING,
         "configure_logging": True,
         "log_to_driver": True,
