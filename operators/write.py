@@ -1,0 +1,149 @@
+"""The write operator: each instance writes the rows it receives as its own part
+files, so a result is written in parallel by the last stage, never through the
+caller. It writes into the job's temporary directory (the physical node's ``path``)
+and outputs one row per file, ``(path, rows)``; the caller moves the directory into
+place when every instance has finished (``dataflow.dataframe``), so a failed job
+leaves nothing at the destination.
+
+Files are named ``part-<instance>-<n>-<token>.<ext>``: the instance number first, so
+that the files of a range-partitioned result list in order. With ``partition_by`` the
+rows are split by the values of those columns into Hive ``k=v`` directories, and the
+columns are left out of the files (the readers take them from the path). Rows are
+buffered per file up to ``ctx.batch_rows`` so Parquet row groups are not tiny.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dataflow.io import join, partition_dir, split_path
+from dataflow.types import schema_to_arrow
+
+from ._util import conform_batch
+from .base import Operator, TaskContext
+
+EXTENSION = {"parquet": ".parquet", "csv": ".csv", "json": ".json"}
+
+
+class _File:
+    """One open part file: buffered batches, a writer, and its row count."""
+
+    def __init__(self, fmt: str, path: str, rel: str, schema: pa.Schema) -> None:
+        self.fmt, self.path, self.rel, self.schema = fmt, path, rel, schema
+        fs, p = split_path(path)
+        fs.create_dir(p.rsplit("/", 1)[0], recursive=True)
+        self.sink = fs.open_output_stream(p)
+        self.writer: Any = None
+        if fmt == "parquet":
+            self.writer = pq.ParquetWriter(self.sink, schema)
+        elif fmt == "csv":
+            self.writer = pacsv.CSVWriter(self.sink, schema)
+        self.buffer: list[pa.RecordBatch] = []
+        self.buffered = 0
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch, flush_rows: int) -> None:
+        self.buffer.append(batch)
+        self.buffered += batch.num_rows
+        self.rows += batch.num_rows
+        if self.buffered >= flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        table = pa.Table.from_batches(self.buffer, schema=self.schema)
+        self.buffer, self.buffered = [], 0
+        if self.fmt == "json":
+            _write_json_lines(self.sink, table)
+        else:
+            self.writer.write_table(table)
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+        self.sink.close()
+
+
+def _write_json_lines(sink: Any, table: pa.Table) -> None:
+    """Newline-delimited JSON, one object a row (pyarrow has a JSON reader only)."""
+    import json
+
+    for row in table.to_pylist():
+        sink.write((json.dumps(row, default=str, ensure_ascii=False) + "\n").encode())
+
+
+def split_by(table: pa.Table, keys: list[str]) -> Iterator[tuple[tuple[Any, ...], pa.Table]]:
+    """``(values, rows)`` for each distinct combination of ``keys`` in ``table``."""
+    codes = np.zeros(table.num_rows, dtype=np.int64)
+    uniques = []
+    for k in keys:
+        enc = pc.dictionary_encode(table.column(k).combine_chunks(), null_encoding="encode")
+        idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        uniques.append(enc.dictionary)
+        codes = codes * (len(enc.dictionary) + 1) + idx
+    groups, inverse = np.unique(codes, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(groups)))
+    start = 0
+    for end in bounds:
+        take = order[start:end]
+        first = int(take[0])
+        values = tuple(table.column(k)[first].as_py() for k in keys)
+        yield values, table.take(pa.array(take))
+        start = end
+
+
+class Write(Operator):
+    """Write this instance's input rows as part files; output a row per file."""
+
+    def __init__(self, node: Any, ctx: TaskContext, node_id: str = "0") -> None:
+        super().__init__(node, ctx, node_id)
+        self.token = uuid.uuid4().hex[:8]
+        self.files: dict[tuple[Any, ...], _File] = {}
+        # input batches may carry other names after pass-through projections
+        self.input_schema = schema_to_arrow(node.input.schema)
+        keys = set(node.partition_by)
+        self.data_schema = pa.schema([f for f in self.input_schema if f.name not in keys])
+
+    def _file(self, values: tuple[Any, ...], schema: pa.Schema) -> _File:
+        f = self.files.get(values)
+        if f is None:
+            name = f"part-{self.ctx.instance:05d}-{len(self.files):04d}-{self.token}{EXTENSION[self.node.format]}"
+            rel = f"{partition_dir(self.node.partition_by, values)}/{name}" if self.node.partition_by else name
+            f = self.files[values] = _File(self.node.format, join(self.node.path, rel), rel, schema)
+        return f
+
+    def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        keys = list(self.node.partition_by)
+        flush = self.ctx.batch_rows
+        try:
+            for batch in inputs[0]:
+                if not batch.num_rows:
+                    continue
+                batch = conform_batch(batch, self.input_schema)
+                if not keys:
+                    self._file((), self.data_schema).add(batch, flush)
+                    continue
+                table = pa.Table.from_batches([batch])
+                for values, rows in split_by(table, keys):
+                    for b in rows.select(self.data_schema.names).to_batches():
+                        self._file(values, self.data_schema).add(b, flush)
+        finally:
+            for f in self.files.values():
+                f.close()
+        files = list(self.files.values())
+        if files:
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([f.rel for f in files], pa.string()), pa.array([f.rows for f in files], pa.int64())],
+                schema=self.schema,
+            )
