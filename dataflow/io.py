@@ -227,7 +227,8 @@ def partition_dir(columns: Sequence[str], values: Sequence[Any]) -> str:
 def _text_options(fmt: str, delimiter: str, header: bool, schema: pa.Schema | None = None) -> dict[str, Any]:
     if fmt == "csv":
         read = pacsv.ReadOptions(block_size=SAMPLE_BYTES, autogenerate_column_names=not header)
-        conv = pacsv.ConvertOptions(column_types=schema) if schema is not None else pacsv.ConvertOptions()
+        # an empty field is NULL, as DuckDB reads it (and as the CSV writer writes NULL)
+        conv = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False)
         return {"read_options": read, "parse_options": pacsv.ParseOptions(delimiter=delimiter), "convert_options": conv}
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore") if schema else None
     return {"read_options": pajson.ReadOptions(block_size=SAMPLE_BYTES), "parse_options": parse}
