@@ -374,13 +374,23 @@ def _text_schemas(
 # -- reading one text file ------------------------------------------------------------------
 
 
+def _json_parse_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_date(t) or pa.types.is_decimal(t) or pa.types.is_time(t):
+        return pa.string()
+    return t
+
+
 def read_text_batches(
     path: str, src: L.TextSource, schema: pa.Schema, columns: list[str], batch_bytes: int = 8 << 20
 ) -> Any:
     """Yield record batches of ``columns`` of one CSV or JSON file, typed by ``schema``
     (the file columns of the table)."""
     want = [c for c in columns if c in schema.names] or [schema.names[0]]
-    opts = _text_options(src.kind, src.delimiter, src.header, schema)
+    parse_schema = schema
+    if src.kind == "json":
+        # the JSON parser reads dates and decimals only from strings it then casts
+        parse_schema = pa.schema([pa.field(f.name, _json_parse_type(f.type)) for f in schema])
+    opts = _text_options(src.kind, src.delimiter, src.header, parse_schema)
     opts["read_options"].block_size = batch_bytes
     if src.kind == "csv":
         opts["convert_options"].include_columns = want
@@ -389,7 +399,10 @@ def read_text_batches(
         try:
             reader = opener(f, **opts)
             for batch in reader:
-                yield batch.select(want)
+                batch = batch.select(want)
+                if parse_schema is not schema:
+                    batch = batch.cast(pa.schema([schema.field(c) for c in want]))
+                yield batch
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             raise DataflowError(f"cannot read {src.kind.upper()} file {path}: {e}") from None
 
