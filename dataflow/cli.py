@@ -54,12 +54,12 @@ def _register_dir(session: object, data: Path) -> list[str]:
     for p in sorted(data.iterdir()):
         if p.name.startswith((".", "_")):
             continue
-        fmt = _FORMATS.get(p.suffix) if p.is_file() else next(
-            (f for ext, f in _FORMATS.items() if any(p.rglob(f"*{ext}"))), None
-        )
+        fmt = _FORMATS.get(p.suffix)
+        if fmt is None and p.is_dir():
+            fmt = next((f for ext, f in _FORMATS.items() if any(p.rglob(f"*{ext}"))), None)
         if fmt is None:
             continue
-        name = p.stem if p.is_file() else p.name
+        name = p.stem if p.suffix in _FORMATS else p.name
         getattr(session, f"register_{fmt}")(name, str(p))
         names.append(name)
     if not names:

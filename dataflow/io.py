@@ -169,9 +169,8 @@ def hive_partitions(files: list[str], root: str | None) -> tuple[tuple[str, ...]
     per_file: list[list[tuple[str, str]]] = []
     for f in files:
         rel = os.path.relpath(split_path(f)[1], root).replace(os.sep, "/")
-        dirs = rel.split("/")[:-1]
-        kvs = [m.groups() for d in dirs if (m := _KV.match(d))]
-        per_file.append([(unquote(k), unquote(v)) for k, v in kvs])
+        matches = [m for d in rel.split("/")[:-1] if (m := _KV.match(d))]
+        per_file.append([(unquote(m.group(1)), unquote(m.group(2))) for m in matches])
     if not any(per_file):
         return (), ()
     keys = tuple(k for k, _ in per_file[0])

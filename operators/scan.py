@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from dataflow.compute import evaluate_predicate
 from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal, columns_used, conjoin, conjuncts
 from dataflow.io import partition_array, read_parquet_metadata, read_text_batches, split_path
+from dataflow.logical import MemorySource
 from dataflow.physical import PScan
 from dataflow.types import normalize_type
 
@@ -57,7 +58,7 @@ def plan_morsels(node: PScan, batch_rows: int = DEFAULT_BATCH_ROWS) -> list[Mors
 def _partition_table(node: PScan) -> pa.Table | None:
     """One row per file with its partition values, typed (``None`` without partitions)."""
     src = node.source
-    if not getattr(src, "partition_columns", ()):
+    if isinstance(src, MemorySource) or not src.partition_columns:
         return None
     types = {f.name: normalize_type(f.arrow_type) for f in node.table_schema}
     cols = {}
@@ -70,6 +71,7 @@ def _partition_table(node: PScan) -> pa.Table | None:
 def _unpruned_files(node: PScan, preds: list[ExprNode]) -> list[str]:
     """The files of the scan that the conjuncts over partition columns alone keep."""
     src = node.source
+    assert not isinstance(src, MemorySource)
     parts = _partition_table(node)
     if parts is None:
         return list(src.paths)

@@ -71,8 +71,8 @@ def to_literal(value: Any) -> exp.Expression:
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     if isinstance(value, int):
-        lit = exp.Literal.number(abs(value))
-        return exp.Neg(this=lit) if value < 0 else lit
+        num = exp.Literal.number(abs(value))
+        return exp.Neg(this=num) if value < 0 else num
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return exp.Cast(this=exp.Literal.string(repr(value)), to=exp.DataType.build("double"))
@@ -150,16 +150,16 @@ def plan_statement(text: str, catalog: Any, params: Sequence[Any] | Mapping[str,
     except (ParseError, TokenError):
         statements = []
     if len(statements) == 1 and isinstance(statements[0], exp.Create):
-        node = statements[0]
-        kind = str(node.args.get("kind") or "").upper()
+        create = statements[0]
+        kind = str(create.args.get("kind") or "").upper()
         if kind != "VIEW":
             raise UnsupportedError(f"CREATE {kind}: only CREATE VIEW is supported; register data with Session.register")
-        query = node.expression
+        query = create.expression
         if not isinstance(query, exp.Query):
             raise UnsupportedError("CREATE VIEW needs AS followed by a query")
-        name = node.this.name
-        plan = Planner(catalog).plan_top(bind_params(query, params))
-        return Statement(kind="create_view", name=name, plan=plan, replace=bool(node.args.get("replace")))
+        name = create.this.name
+        plan = Planner(catalog).plan_top(bind_params(query, params))  # type: ignore[arg-type]
+        return Statement(kind="create_view", name=name, plan=plan, replace=bool(create.args.get("replace")))
     if len(statements) == 1 and isinstance(statements[0], exp.Drop):
         node = statements[0]
         kind = str(node.args.get("kind") or "").upper()
