@@ -329,6 +329,8 @@ class Session:
         st = plan_statement(text, self, params)
         if st.kind == "create_view":
             assert st.plan is not None
+            if st.if_exists and (self._find(st.name, self._views) or self._find(st.name, self._catalog)):
+                return self.table(st.name)  # CREATE VIEW IF NOT EXISTS: keep the one there
             return self.create_view(st.name, st.plan, replace=st.replace)
         if st.kind == "drop_view":
             self.drop_view(st.name, if_exists=st.if_exists)

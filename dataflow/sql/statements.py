@@ -38,7 +38,8 @@ class ParameterError(DataflowError):
 @dataclass(frozen=True)
 class Statement:
     """What one SQL text asks for: a ``query`` (its plan), ``create_view`` (name,
-    plan, ``replace``) or ``drop_view`` (name, ``if_exists``)."""
+    plan, ``replace``; ``if_exists`` for IF NOT EXISTS) or ``drop_view`` (name,
+    ``if_exists``)."""
 
     kind: str
     name: str = ""
@@ -159,7 +160,13 @@ def plan_statement(text: str, catalog: Any, params: Sequence[Any] | Mapping[str,
             raise UnsupportedError("CREATE VIEW needs AS followed by a query")
         name = create.this.name
         plan = Planner(catalog).plan_top(bind_params(query, params))  # type: ignore[arg-type]
-        return Statement(kind="create_view", name=name, plan=plan, replace=bool(create.args.get("replace")))
+        return Statement(
+            kind="create_view",
+            name=name,
+            plan=plan,
+            replace=bool(create.args.get("replace")),
+            if_exists=bool(create.args.get("exists")),  # CREATE VIEW IF NOT EXISTS
+        )
     if len(statements) == 1 and isinstance(statements[0], exp.Drop):
         node = statements[0]
         kind = str(node.args.get("kind") or "").upper()

@@ -102,6 +102,8 @@ def test_sql_views(s, duck):
     assert_same(s.sql(q).to_arrow(), expected)
     with pytest.raises(PlanError, match="already exists"):
         s.sql("create view v1 as select 1 as one from t")
+    s.sql("create view if not exists v1 as select 1 as one from t")  # kept as it was
+    assert s.table("v1").columns == ["k", "v"]
     s.sql("create or replace view v1 as select k from t where k = 2")
     assert s.sql("select count(*) c from v1").to_pylist() == [{"c": 2}]
     # v2 was planned over the old v1 and keeps it
