@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 ACCEPTED = (
     "a pyarrow Table, RecordBatch or RecordBatchReader, a list of RecordBatches, a pandas or polars "
-    "DataFrame, a Ray Dataset, or a dataflow DataFrame (registered as a view)"
+    "DataFrame, a Ray Dataset, an object with __arrow_c_stream__, or a dataflow DataFrame (registered as a view)"
 )
 
 
@@ -50,6 +50,8 @@ def _to_arrow(data: Any) -> pa.Table:
         return frame.to_arrow()
     if hasattr(data, "to_arrow_refs") and hasattr(data, "schema"):
         return _ray_dataset_to_arrow(data)
+    if hasattr(data, "__arrow_c_stream__"):  # the Arrow PyCapsule protocol (DuckDB relations, ...)
+        return pa.table(data)
     raise TypeError(f"register() takes {ACCEPTED}; got {type(data).__module__}.{type(data).__name__}")
 
 
@@ -216,7 +218,8 @@ class Session:
     def register(self, name: str, data: Any) -> DataFrame:
         """Register data as table ``name``: a pyarrow Table, RecordBatch or
         RecordBatchReader, a list of RecordBatches, a pandas or polars DataFrame, a
-        Ray Dataset, or a dataflow DataFrame. Anything else raises ``TypeError``. In-memory data is copied into the Session (strings
+        Ray Dataset, an object with ``__arrow_c_stream__`` (a DuckDB relation, ...),
+        or a dataflow DataFrame. Anything else raises ``TypeError``. In-memory data is copied into the Session (strings
         normalized); a DataFrame becomes a view (its plan, expanded when queried)."""
         from .dataframe import DataFrame
 

@@ -53,8 +53,9 @@ def duck():
         lambda: T.to_pandas(),
         lambda: pl.from_arrow(T),
         lambda: pl.from_arrow(T).lazy(),
+        lambda: duckdb.connect().from_arrow(T),
     ],
-    ids=["table", "batch", "reader", "batches", "pandas", "polars", "polars-lazy"],
+    ids=["table", "batch", "reader", "batches", "pandas", "polars", "polars-lazy", "arrow-stream"],
 )
 def test_register_accepts(s, make):
     data = make()
@@ -70,7 +71,7 @@ def test_register_accepts(s, make):
 
 @pytest.mark.parametrize("bad", [[1, 2], 3, {"a": [1]}, "t", None, []])
 def test_register_rejects_with_the_accepted_kinds(s, bad):
-    with pytest.raises(TypeError, match=r"register\(\) takes a pyarrow Table.*polars.*Ray Dataset.*dataflow DataFrame"):
+    with pytest.raises(TypeError, match=r"register\(\) takes a pyarrow Table.*polars.*Ray Dataset.*__arrow_c_stream__.*dataflow DataFrame"):
         s.register("bad", bad)
     assert "bad" not in s.table_names()
 
