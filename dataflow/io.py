@@ -215,7 +215,7 @@ def partition_dir(columns: Sequence[str], values: Sequence[Any]) -> str:
     """The ``k=v/...`` directory of one partition (NULL as Hive's default partition)."""
     parts = []
     for c, v in zip(columns, values, strict=True):
-        text = NULL_PARTITION if v is None else str(v)
+        text = NULL_PARTITION if v is None else str(v).lower() if isinstance(v, bool) else str(v)
         parts.append(f"{quote(c, safe='')}={quote(text, safe='')}")
     return "/".join(parts)
 

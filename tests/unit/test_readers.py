@@ -219,3 +219,14 @@ def test_register_replaces_and_reregisters(s, tmp_path):
     s.register("swap", pa.table({"z": ["x"]}))
     s.register_parquet("swap", str(tmp_path / "a.parquet"))
     assert s.sql("select sum(a) s from swap").to_pylist() == [{"s": 3}]
+
+
+def test_csv_hive_pruning(s, tmp_path):
+    for k in range(4):
+        d = tmp_path / f"k={k}"
+        d.mkdir()
+        pacsv.write_csv(pa.table({"v": [k * 10 + i for i in range(5)]}), d / "a.csv")
+    df = s.read_csv(str(tmp_path)).filter(col("k").isin([1, 3]))
+    (scan,) = scans(s, df)
+    assert len(plan_morsels(scan)) == 2
+    assert sorted(df.to_pylist(), key=lambda r: r["v"]) == [{"v": k * 10 + i, "k": k} for k in (1, 3) for i in range(5)]
