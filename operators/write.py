@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dataflow.io import join, partition_dir, split_path
+from dataflow.io import partition_dir, split_path
 from dataflow.types import schema_to_arrow
 
 from ._util import conform_batch
@@ -36,11 +36,16 @@ EXTENSION = {"parquet": ".parquet", "csv": ".csv", "json": ".json"}
 class _File:
     """One open part file: buffered batches, a writer, and its row count."""
 
-    def __init__(self, fmt: str, path: str, rel: str, schema: pa.Schema) -> None:
-        self.fmt, self.path, self.rel, self.schema = fmt, path, rel, schema
-        fs, p = split_path(path)
-        fs.create_dir(p.rsplit("/", 1)[0], recursive=True)
-        self.sink = fs.open_output_stream(p)
+    def __init__(self, fmt: str, root: str, rel: str, schema: pa.Schema) -> None:
+        self.fmt, self.rel, self.schema = fmt, rel, schema
+        fs, base = split_path(root)
+        # partition directories level by level, never the job's directory itself: once
+        # the caller deleted it (the job failed) a late instance must not recreate it
+        level = base
+        for part in rel.split("/")[:-1]:
+            level = f"{level}/{part}"
+            fs.create_dir(level, recursive=False)
+        self.sink = fs.open_output_stream(f"{base}/{rel}")
         self.writer: Any = None
         if fmt == "parquet":
             self.writer = pq.ParquetWriter(self.sink, schema)
@@ -120,7 +125,7 @@ class Write(Operator):
         if f is None:
             name = f"part-{self.ctx.instance:05d}-{len(self.files):04d}-{self.token}{EXTENSION[self.node.format]}"
             rel = f"{partition_dir(self.node.partition_by, values)}/{name}" if self.node.partition_by else name
-            f = self.files[values] = _File(self.node.format, join(self.node.path, rel), rel, schema)
+            f = self.files[values] = _File(self.node.format, self.node.path, rel, schema)
         return f
 
     def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
