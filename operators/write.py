@@ -80,11 +80,71 @@ class _File:
 
 
 def _write_json_lines(sink: Any, table: pa.Table) -> None:
-    """Newline-delimited JSON, one object a row (pyarrow has a JSON reader only)."""
+    """Newline-delimited JSON, one object a row (pyarrow has a JSON reader only):
+    built column by column with Arrow kernels; through Python's ``json`` only for
+    types those do not cover (lists, structs, binary) or strings with rare control
+    characters."""
+    fast = _json_lines_vectorized(table)
+    if fast is not None:
+        sink.write(fast)
+        return
     import json
 
+    for i, f in enumerate(table.schema):
+        if pa.types.is_floating(f.type):  # NaN and infinities are not JSON: null, as the fast path
+            c = table.column(i)
+            table = table.set_column(i, f, pc.if_else(pc.is_finite(c), c, pa.scalar(None, f.type)))
     for row in table.to_pylist():
         sink.write((json.dumps(row, default=str, ensure_ascii=False) + "\n").encode())
+
+
+_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+
+
+def _json_value(col: pa.Array) -> pa.Array | None:
+    """Each value as JSON text (``null`` for NULL), or ``None`` if the type is not covered."""
+    t = col.type
+    if pa.types.is_null(t):
+        return pa.repeat(pa.scalar("null"), len(col))
+    if pa.types.is_boolean(t):
+        text = pc.if_else(col, "true", "false")
+    elif pa.types.is_integer(t) or pa.types.is_decimal(t):
+        text = pc.cast(col, pa.string())
+    elif pa.types.is_floating(t):
+        # NaN and infinities are not JSON numbers: write them as null (as pandas does)
+        text = pc.if_else(pc.is_finite(col), pc.cast(col, pa.string()), pa.scalar(None, pa.string()))
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_temporal(t):
+        text = pc.cast(col, pa.string())
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            if pc.any(pc.match_substring_regex(text, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]")).as_py():
+                return None
+            for a, b in _ESCAPES:
+                text = pc.replace_substring(text, a, b)
+        text = pc.binary_join_element_wise('"', text, '"', "")
+    else:
+        return None
+    return pc.fill_null(text, "null")
+
+
+def _json_lines_vectorized(table: pa.Table) -> bytes | None:
+    """The rows as JSON lines, or ``None`` when a column needs the slow path."""
+    import json
+
+    parts: list[Any] = []
+    for i, name in enumerate(table.column_names):
+        value = _json_value(table.column(i).combine_chunks())
+        if value is None:
+            return None
+        parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", value]
+    if not parts:
+        return b"{}\n" * table.num_rows
+    parts.append("}\n")
+    lines = pc.binary_join_element_wise(*parts, "")
+    if not len(lines) or lines.buffers()[2] is None:
+        return b""
+    # the lines are contiguous in the array's data buffer: write that, no copy per row
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
 
 
 def split_by(table: pa.Table, keys: list[str]) -> Iterator[tuple[tuple[Any, ...], pa.Table]]:

@@ -228,3 +228,22 @@ def test_write_operator_alone(tmp_path):
         back = pq.read_table(tmp_path / p)
         assert back.column_names == ["v"]
     assert sorted(pq.read_table(tmp_path / "k=1").column("v").to_pylist()) == ["a", "c", "e"]
+
+
+def test_json_text_escaping_and_special_values(s, tmp_path):
+    t = pa.table(
+        {
+            "s": ['quote " and \\ backslash', "new\nline\ttab", "bell\x07", None, "ünïcødé ✓"],
+            "f": [0.1, float("nan"), float("inf"), None, -2.5],
+            "b": [True, False, None, True, False],
+        }
+    )
+    s.register("tricky", t)
+    for i, part in enumerate([t.slice(0, 2), t]):  # without, then with, a control character
+        s.register("tricky", part)
+        out = tmp_path / f"j{i}"
+        s.table("tricky").write_json(str(out))
+        got = duckdb.sql(f"select s, f, b from read_json('{out}/*.json')").to_arrow_table()
+        # NaN and infinities are not JSON numbers: they are written as null
+        f = [None if v is not None and (v != v or v in (float("inf"), float("-inf"))) else v for v in part.column("f").to_pylist()]
+        assert got.to_pylist() == [{"s": a, "f": b, "b": c} for a, b, c in zip(part.column("s").to_pylist(), f, part.column("b").to_pylist(), strict=True)]
