@@ -15,6 +15,7 @@ buffered per file up to ``ctx.batch_rows`` so Parquet row groups are not tiny.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,8 @@ from ._util import conform_batch
 from .base import Operator, TaskContext
 
 EXTENSION = {"parquet": ".parquet", "csv": ".csv", "json": ".json"}
+# open part files per instance at most (one per partition being written)
+MAX_OPEN_FILES = 64
 
 
 class _File:
@@ -174,7 +177,10 @@ class Write(Operator):
     def __init__(self, node: Any, ctx: TaskContext, node_id: str = "0") -> None:
         super().__init__(node, ctx, node_id)
         self.token = uuid.uuid4().hex[:8]
-        self.files: dict[tuple[Any, ...], _File] = {}
+        # open files by partition values, least recently written first; closed ones
+        self.files: OrderedDict[tuple[Any, ...], _File] = OrderedDict()
+        self.closed: list[_File] = []
+        self.count = 0
         # input batches may carry other names after pass-through projections
         self.input_schema = schema_to_arrow(node.input.schema)
         keys = set(node.partition_by)
@@ -182,10 +188,18 @@ class Write(Operator):
 
     def _file(self, values: tuple[Any, ...], schema: pa.Schema) -> _File:
         f = self.files.get(values)
-        if f is None:
-            name = f"part-{self.ctx.instance:05d}-{len(self.files):04d}-{self.token}{EXTENSION[self.node.format]}"
-            rel = f"{partition_dir(self.node.partition_by, values)}/{name}" if self.node.partition_by else name
-            f = self.files[values] = _File(self.node.format, self.node.path, rel, schema)
+        if f is not None:
+            self.files.move_to_end(values)
+            return f
+        if len(self.files) >= MAX_OPEN_FILES:
+            # many partitions: close the least recently written file (more come later)
+            _, oldest = self.files.popitem(last=False)
+            oldest.close()
+            self.closed.append(oldest)
+        name = f"part-{self.ctx.instance:05d}-{self.count:04d}-{self.token}{EXTENSION[self.node.format]}"
+        self.count += 1
+        rel = f"{partition_dir(self.node.partition_by, values)}/{name}" if self.node.partition_by else name
+        f = self.files[values] = _File(self.node.format, self.node.path, rel, schema)
         return f
 
     def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
@@ -206,7 +220,7 @@ class Write(Operator):
         finally:
             for f in self.files.values():
                 f.close()
-        files = list(self.files.values())
+        files = self.closed + list(self.files.values())
         if files:
             yield pa.RecordBatch.from_arrays(
                 [pa.array([f.rel for f in files], pa.string()), pa.array([f.rows for f in files], pa.int64())],

@@ -247,3 +247,14 @@ def test_json_text_escaping_and_special_values(s, tmp_path):
         # NaN and infinities are not JSON numbers: they are written as null
         f = [None if v is not None and (v != v or v in (float("inf"), float("-inf"))) else v for v in part.column("f").to_pylist()]
         assert got.to_pylist() == [{"s": a, "f": b, "b": c} for a, b, c in zip(part.column("s").to_pylist(), f, part.column("b").to_pylist(), strict=True)]
+
+
+def test_many_partitions_keep_few_files_open(s, tmp_path, monkeypatch):
+    from dataflow.operators import write as W
+
+    monkeypatch.setattr(W, "MAX_OPEN_FILES", 3)
+    q = s.table("src").select("id", (col("id") % 10).alias("p"))
+    q.write_parquet(str(tmp_path / "o"), partition_by="p", parallelism=1)
+    assert sorted(os.listdir(tmp_path / "o")) == [f"p={i}" for i in range(10)]
+    back = s.read_parquet(str(tmp_path / "o"))
+    assert_same(back.to_arrow(), q.to_arrow())
