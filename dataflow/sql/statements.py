@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal as _decimal
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from ..errors import DataflowError, UnsupportedError
 from ..logical import LogicalPlan
 from .parser import DIALECT, parse_sql
 
+# CREATE or DROP first, after any comments
+_LEADING_DDL = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:create|drop)\b", re.IGNORECASE | re.DOTALL)
 PARAM_TYPES = "int, float, bool, str, None, decimal.Decimal, datetime.date or datetime.datetime"
 
 
@@ -145,11 +148,13 @@ def plan_statement(text: str, catalog: Any, params: Sequence[Any] | Mapping[str,
     """Plan one SQL statement over ``catalog``: a query, CREATE VIEW or DROP VIEW."""
     from .planner import Planner, plan_sql
 
-    numbered = _number_placeholders(text)
-    try:
-        statements = [s for s in sqlglot.parse(numbered, read=DIALECT) if s is not None]
-    except (ParseError, TokenError):
-        statements = []
+    numbered = _number_placeholders(text) if "?" in text else text
+    statements: list[exp.Expression] = []
+    if _LEADING_DDL.match(text):  # parse twice only for DDL, not for every query
+        try:
+            statements = [s for s in sqlglot.parse(numbered, read=DIALECT) if s is not None]
+        except (ParseError, TokenError):
+            pass  # parse_sql below reports the syntax error
     if len(statements) == 1 and isinstance(statements[0], exp.Create):
         create = statements[0]
         kind = str(create.args.get("kind") or "").upper()
