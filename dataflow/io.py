@@ -36,7 +36,11 @@ from . import logical as L
 from .errors import DataflowError
 from .types import normalize_schema, normalize_type
 
-EXTENSIONS = {"parquet": (".parquet", ".parq"), "csv": (".csv", ".tsv", ".csv.gz"), "json": (".json", ".jsonl", ".ndjson")}
+EXTENSIONS = {
+    "parquet": (".parquet", ".parq"),
+    "csv": (".csv", ".tsv", ".csv.gz", ".tsv.gz"),
+    "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"),
+}
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # bytes of a text file read at registration to infer types (and estimate the rows)
 SAMPLE_BYTES = 1 << 20
@@ -86,6 +90,12 @@ def open_input(path: str) -> Any:
     """A readable, seekable file for ``path`` (local or URI)."""
     fs, p = split_path(path)
     return fs.open_input_file(p)
+
+
+def open_text(path: str) -> Any:
+    """A readable stream of a text file, decompressed if its suffix says so (``.gz``, ...)."""
+    fs, p = split_path(path)
+    return fs.open_input_stream(p, compression="detect")
 
 
 def file_stamp(path: str) -> tuple[int, int]:
@@ -236,7 +246,7 @@ def _text_options(fmt: str, delimiter: str, header: bool, schema: pa.Schema | No
 def _sample_text(path: str, fmt: str, delimiter: str, header: bool) -> tuple[pa.Schema, float]:
     """A text file's inferred schema and its rows per byte, from its first block."""
     try:
-        with open_input(path) as f:
+        with open_text(path) as f:
             opener = pacsv.open_csv if fmt == "csv" else pajson.open_json
             reader = opener(f, **_text_options(fmt, delimiter, header))
             schema = reader.schema
@@ -393,7 +403,7 @@ def read_text_batches(
     opts["read_options"].block_size = batch_bytes
     if src.kind == "csv":
         opts["convert_options"].include_columns = want
-    with open_input(path) as f:
+    with open_text(path) as f:
         opener = pacsv.open_csv if src.kind == "csv" else pajson.open_json
         try:
             reader = opener(f, **opts)

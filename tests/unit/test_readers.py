@@ -230,3 +230,14 @@ def test_csv_hive_pruning(s, tmp_path):
     (scan,) = scans(s, df)
     assert len(plan_morsels(scan)) == 2
     assert sorted(df.to_pylist(), key=lambda r: r["v"]) == [{"v": k * 10 + i, "k": k} for k in (1, 3) for i in range(5)]
+
+
+def test_compressed_text(s, tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "a.csv.gz", "wt") as f:
+        f.write("a,b\n1,x\n2,y\n")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as f:
+        f.write('{"a": 3, "b": "z"}\n')
+    assert s.read_csv(str(tmp_path)).to_pylist() == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert s.read_json(str(tmp_path)).to_pylist() == [{"a": 3, "b": "z"}]
