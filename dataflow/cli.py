@@ -2,7 +2,7 @@
 
     dataflow demo [--sf 0.01] [--parallelism N]
     dataflow tpch gen --sf N --out DIR
-    dataflow sql --data DIR "SELECT ..." [--out FILE.csv|FILE.parquet] [--parallelism N] [--local]
+    dataflow sql --data DIR "SELECT ..." [--out FILE.parquet|FILE.csv|FILE.json] [--parallelism N] [--local]
     dataflow bench tpch --sf N [--queries 1,3,6] [--runs 3] [--json FILE] [--against ray-data,spark]
 """
 
@@ -42,15 +42,28 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+_FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json"}
+
+
 def _register_dir(session: object, data: Path) -> list[str]:
+    """Register each ``<table>.parquet|.csv|.json`` file (or a folder of them) in
+    ``data`` under its name."""
+    if not data.is_dir():
+        raise SystemExit(f"error: --data {data}: no such directory")
     names = []
     for p in sorted(data.iterdir()):
-        if p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet"))):
-            name = p.stem if p.suffix == ".parquet" else p.name
-            session.register_parquet(name, str(p))  # type: ignore[attr-defined]
-            names.append(name)
+        if p.name.startswith((".", "_")):
+            continue
+        fmt = _FORMATS.get(p.suffix)
+        if fmt is None and p.is_dir():
+            fmt = next((f for ext, f in _FORMATS.items() if any(p.rglob(f"*{ext}"))), None)
+        if fmt is None:
+            continue
+        name = p.stem if p.suffix in _FORMATS else p.name
+        getattr(session, f"register_{fmt}")(name, str(p))
+        names.append(name)
     if not names:
-        raise SystemExit(f"no Parquet tables in {data}")
+        raise SystemExit(f"error: no Parquet, CSV or JSON tables in {data}")
     return names
 
 
@@ -66,26 +79,30 @@ def cmd_tpch_gen(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     from . import DataflowError, Session
 
+    fmt = None
+    if args.out:
+        fmt = _FORMATS.get(Path(args.out).suffix.lower())
+        if fmt is None:
+            print(f"error: --out {args.out}: the suffix must be .parquet, .csv or .json", file=sys.stderr)
+            return 2
+    data = Path(args.data)
+    if not data.is_dir():
+        print(f"error: --data {data}: no such directory", file=sys.stderr)
+        return 2
     with Session(parallelism=args.parallelism, runtime="local" if args.local else "ray") as s:
-        _register_dir(s, Path(args.data))
         try:
-            table = s.sql(args.query).to_arrow()
+            _register_dir(s, data)
+            df = s.sql(args.query)
+            if fmt is not None:
+                files = getattr(df, f"write_{fmt}")(args.out, single_file=True, mode="overwrite")
+                rows = sum(files.column("rows").to_pylist())
+                print(f"wrote {rows} rows to {args.out}")
+                return 0
+            table = df.to_arrow()
         except DataflowError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-    if args.out:
-        out = Path(args.out)
-        if out.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, out)
-        else:
-            import pyarrow.csv as pacsv
-
-            pacsv.write_csv(table, out)
-        print(f"wrote {table.num_rows} rows to {out}")
-    else:
-        _print_table(table, args.max_rows)
+    _print_table(table, args.max_rows)
     return 0
 
 
@@ -185,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
     q = sub.add_parser("sql", help="run a SQL query over the Parquet tables in a directory")
     q.add_argument("query")
-    q.add_argument("--data", required=True, help="a directory of <table>.parquet files (or table folders)")
-    q.add_argument("--out", help="write the result to a .csv or .parquet file")
+    q.add_argument("--data", required=True, help="a directory of <table>.parquet/.csv/.json files (or table folders)")
+    q.add_argument("--out", help="write the result to a file: .parquet, .csv or .json (by its suffix)")
     q.add_argument("--parallelism", type=int, default=None)
     q.add_argument("--local", action="store_true", help="run in this process, without Ray")
     q.add_argument("--max-rows", type=int, default=50)

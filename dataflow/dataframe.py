@@ -1,10 +1,11 @@
 """The lazy DataFrame: each method returns a new DataFrame over a bigger logical
-plan; nothing runs until ``to_arrow()``, ``to_pandas()``, ``count()`` or ``submit()``.
+plan; nothing runs until ``to_arrow()``, ``to_pandas()``, ``to_polars()``,
+``iter_batches()``, ``count()``, a ``write_*()`` or ``submit()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -304,6 +305,79 @@ class DataFrame:
 
     def to_pylist(self) -> list[dict[str, Any]]:
         return self.to_arrow().to_pylist()
+
+    def to_polars(self, parallelism: int | None = None) -> Any:
+        """Run the query and return its result as a polars DataFrame."""
+        import polars
+
+        return polars.from_arrow(self.to_arrow(parallelism))
+
+    def iter_batches(self, parallelism: int | None = None) -> Iterator[pa.RecordBatch]:
+        """Run the query and yield its result's record batches as the job delivers
+        them (a runtime that streams yields the first before the query is done)."""
+        return self.submit(parallelism).iter_batches()
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        """``for batch in df``: the result's record batches (see :meth:`iter_batches`)."""
+        return iter(self.iter_batches())
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write_parquet(
+        self,
+        path: str,
+        *,
+        partition_by: str | Sequence[str] | None = None,
+        mode: str = "error",
+        single_file: bool = False,
+        parallelism: int | None = None,
+    ) -> pa.Table:
+        """Write the result as Parquet: a directory of part files written in parallel
+        by the last stage's instances (in Hive ``k=v`` subdirectories of
+        ``partition_by``, whose columns are left out of the files), or with
+        ``single_file`` one file at ``path``. ``mode``: ``"error"`` if ``path``
+        exists, or ``"overwrite"``. Atomic: files go to a hidden temporary directory
+        beside ``path`` and are renamed into place when the job succeeds; a failed
+        job leaves ``path`` as it was. Returns the files written (``path``, ``rows``)."""
+        return self._write("parquet", path, partition_by, mode, single_file, parallelism)
+
+    def write_csv(
+        self,
+        path: str,
+        *,
+        partition_by: str | Sequence[str] | None = None,
+        mode: str = "error",
+        single_file: bool = False,
+        parallelism: int | None = None,
+    ) -> pa.Table:
+        """Write the result as CSV files with a header line (as :meth:`write_parquet`)."""
+        return self._write("csv", path, partition_by, mode, single_file, parallelism)
+
+    def write_json(
+        self,
+        path: str,
+        *,
+        partition_by: str | Sequence[str] | None = None,
+        mode: str = "error",
+        single_file: bool = False,
+        parallelism: int | None = None,
+    ) -> pa.Table:
+        """Write the result as newline-delimited JSON (as :meth:`write_parquet`)."""
+        return self._write("json", path, partition_by, mode, single_file, parallelism)
+
+    def _write(
+        self,
+        fmt: str,
+        path: str,
+        partition_by: str | Sequence[str] | None,
+        mode: str,
+        single_file: bool,
+        parallelism: int | None,
+    ) -> pa.Table:
+        from .writer import write
+
+        keys = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
+        return write(self, fmt, str(path), keys, mode, single_file, parallelism)
 
     def count(self) -> int:
         """Run a count of the rows."""

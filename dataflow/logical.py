@@ -22,11 +22,30 @@ JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
 
 
 class ParquetSource(BaseModel):
-    """Parquet files: a list of paths resolved at registration."""
+    """Parquet files: a list of paths (local or ``pyarrow.fs`` URIs) resolved at
+    registration. Hive partition columns (last in the table's schema) take their
+    values from the path: ``partition_values[i]`` holds file i's raw values."""
 
     model_config = ConfigDict(frozen=True)
     kind: _L["parquet"] = "parquet"
     paths: tuple[str, ...]
+    partition_columns: tuple[str, ...] = ()
+    partition_values: tuple[tuple[str | None, ...], ...] = ()
+
+
+class TextSource(BaseModel):
+    """CSV or newline-delimited JSON files, one morsel per file; column types are the
+    table's (inferred or given at registration). ``est_rows`` is estimated from the
+    bytes and a sample; partitions as for :class:`ParquetSource`."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: _L["csv", "json"]
+    paths: tuple[str, ...]
+    partition_columns: tuple[str, ...] = ()
+    partition_values: tuple[tuple[str | None, ...], ...] = ()
+    delimiter: str = ","
+    header: bool = True
+    est_rows: int = 0
 
 
 class MemorySource(BaseModel):
@@ -38,7 +57,7 @@ class MemorySource(BaseModel):
     num_rows: int
 
 
-Source = Annotated[_Union[ParquetSource, MemorySource], _PField(discriminator="kind")]
+Source = Annotated[_Union[ParquetSource, TextSource, MemorySource], _PField(discriminator="kind")]
 
 
 class LogicalNode(BaseModel):
@@ -297,12 +316,36 @@ class Window(LogicalNode):
         return "Window " + ", ".join(_named(e) for e in self.exprs)
 
 
+WRITE_FORMATS = ("parquet", "csv", "json")
+
+
+class Write(LogicalNode):
+    """Write the input's rows as files of ``format`` under the directory ``path``
+    (each instance its own part files, in Hive ``k=v`` directories of
+    ``partition_by``). Outputs one row per file written: its ``path`` relative to
+    ``path`` and its ``rows``. ``single`` writes from one instance (one file)."""
+
+    kind: _L["write"] = "write"
+    input: LogicalPlan
+    path: str
+    format: _L["parquet", "csv", "json"]
+    partition_by: tuple[str, ...] = ()
+    single: bool = False
+
+    def _schema(self) -> Schema:
+        return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+
+    def describe(self) -> str:
+        part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
+        return f"Write {self.format} {self.path}{part}" + (" single" if self.single else "")
+
+
 LogicalPlan = Annotated[
-    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window],
+    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write],
     _PField(discriminator="kind"),
 ]
 
-for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window):
+for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write):
     _m.model_rebuild()
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(LogicalPlan)
@@ -323,6 +366,7 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 __all__ = [
     "JOIN_TYPES", "Aggregate", "Distinct", "Field", "Filter", "Join", "Limit", "LogicalPlan",
-    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "Union", "Window",
+    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "TextSource", "Union", "Window",
+    "WRITE_FORMATS", "Write",
     "load_plan", "render",
 ]

@@ -549,15 +549,46 @@ class PExchange(PhysicalNode):
         return s
 
 
+class PWrite(PhysicalNode):
+    """Each instance writes the rows it receives as part files of ``format`` under
+    the directory ``path`` (in ``k=v`` subdirectories of ``partition_by``, whose
+    columns are left out of the files), and outputs one row per file: its ``path``
+    relative to ``path`` and its ``rows``. An ordered input, or ``single``, is
+    written by one instance, so that one file keeps the order."""
+
+    kind: _L["write"] = "write"
+    input: PhysicalPlan
+    path: str
+    format: _L["parquet", "csv", "json"]
+    partition_by: tuple[str, ...] = ()
+    single: bool = False
+
+    def _schema(self) -> Schema:
+        return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+
+    def required_distribution(self, i: int) -> Distribution:
+        return SINGLE if self.dop == 1 else ANY
+
+    def output_partitioning(self) -> Partitioning:
+        return _single_or_unknown(self.dop)
+
+    def describe(self) -> str:
+        part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
+        return f"Write {self.format} {self.path}{part}"
+
+
 PhysicalPlan = Annotated[
     Union[
         PScan, PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK,
-        PLimit, PUnion, PWindow, PExchange,
+        PLimit, PUnion, PWindow, PExchange, PWrite,
     ],
     _PField(discriminator="kind"),
 ]
 
-for _m in (PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange):
+for _m in (
+    PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange,
+    PWrite,
+):
     _m.model_rebuild()
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(PhysicalPlan)
@@ -591,6 +622,6 @@ def walk(plan: PhysicalPlan):
 __all__ = [
     "ANY", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PFilter",
     "PHashAggregate", "PHashJoin", "PLimit", "PNestedLoopJoin", "PProject", "PScan", "PSort",
-    "PTopK", "PUnion", "PWindow", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
+    "PTopK", "PUnion", "PWindow", "PWrite", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
     "partial_columns", "render", "walk",
 ]

@@ -8,16 +8,14 @@
 
 from __future__ import annotations
 
-import glob
-import os
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import logical as L
-from .errors import DataflowError, UnknownTableError
+from .errors import DataflowError, PlanError, UnknownTableError
 from .operators.base import DEFAULT_BATCH_ROWS
 from .types import normalize_schema, schema_from_arrow
 
@@ -28,20 +26,61 @@ if TYPE_CHECKING:
     from .runtime.job import Job
 
 
-def _parquet_files(path: str) -> list[str]:
-    """A file, a directory (its ``*.parquet`` files, recursively) or a glob."""
-    p = os.path.expanduser(str(path))
-    if os.path.isdir(p):
-        files = sorted(glob.glob(os.path.join(p, "**", "*.parquet"), recursive=True))
-    elif any(ch in p for ch in "*?["):
-        files = sorted(glob.glob(p, recursive=True))
-    elif os.path.exists(p):
-        files = [p]
-    else:
-        raise DataflowError(f"no such file or directory: {path}")
-    if not files:
-        raise DataflowError(f"no Parquet files found at {path}")
-    return [os.path.abspath(f) for f in files]
+ACCEPTED = (
+    "a pyarrow Table, RecordBatch or RecordBatchReader, a list of RecordBatches, a pandas or polars "
+    "DataFrame, a Ray Dataset, an object with __arrow_c_stream__, or a dataflow DataFrame (registered as a view)"
+)
+
+
+def _to_arrow(data: Any) -> pa.Table:
+    """An Arrow table from the in-memory kinds :meth:`Session.register` accepts."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if isinstance(data, (list, tuple)) and data and all(isinstance(b, pa.RecordBatch) for b in data):
+        return pa.Table.from_batches(list(data))
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas" and type(data).__name__ == "DataFrame":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars" and type(data).__name__ in ("DataFrame", "LazyFrame"):
+        frame = data.collect() if type(data).__name__ == "LazyFrame" else data
+        return frame.to_arrow()
+    if hasattr(data, "to_arrow_refs") and hasattr(data, "schema"):
+        return _ray_dataset_to_arrow(data)
+    if hasattr(data, "__arrow_c_stream__"):  # the Arrow PyCapsule protocol (DuckDB relations, ...)
+        return pa.table(data)
+    raise TypeError(f"register() takes {ACCEPTED}; got {type(data).__module__}.{type(data).__name__}")
+
+
+def _ray_dataset_to_arrow(ds: Any) -> pa.Table:
+    """A Ray Dataset's blocks as one table, through its object references (each
+    resolved with ``ObjectRef.future()``: no ``import ray`` above the runtime)."""
+    tables = [ref.future().result() for ref in ds.to_arrow_refs()]
+    tables = [t if isinstance(t, pa.Table) else pa.Table.from_pandas(t, preserve_index=False) for t in tables]
+    if not tables:
+        schema = ds.schema()
+        return getattr(schema, "base_schema", schema).empty_table()
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _memory_ids(plan: L.LogicalPlan) -> set[str]:
+    """The in-memory tables a plan reads."""
+    out: set[str] = set()
+    if isinstance(plan, L.Scan) and isinstance(plan.source, L.MemorySource):
+        out.add(plan.source.table_id)
+    for c in plan.children():
+        out |= _memory_ids(c)
+    return out
+
+
+def _label(path: Any) -> str:
+    """A short table label for an unregistered file source (its base name)."""
+    first = str(path if isinstance(path, str) else next(iter(path), "files"))
+    base = first.rstrip("/").rsplit("/", 1)[-1]
+    return base.split(".", 1)[0] or "files"
 
 
 def _udfs_called(plan: Any) -> set[str]:
@@ -113,6 +152,7 @@ class Session:
         self.adaptive_parallelism = cfg.adaptive_parallelism
         self.range_sort_rows = cfg.range_sort_rows
         self._catalog: dict[str, L.Scan] = {}
+        self._views: dict[str, L.LogicalPlan] = {}
         # name -> (function, return type name, parallel safe)
         self._udfs: dict[str, tuple[Any, str, bool]] = {}
         self._tables: dict[str, pa.Table] = {}
@@ -164,26 +204,78 @@ class Session:
 
     # -- catalog ------------------------------------------------------------------------
 
-    def register_parquet(self, name: str, path: str) -> DataFrame:
-        """Register Parquet data (a file, a directory, or a glob) as table ``name``."""
-        files = _parquet_files(path)
-        schema = normalize_schema(pq.read_schema(files[0]))
-        scan = L.Scan(table=name, source=L.ParquetSource(paths=tuple(files)), table_schema=schema_from_arrow(schema))
-        self._catalog[name] = scan
-        return self.table(name)
+    def read_parquet(self, path: str | Sequence[str], *, hive_partitioning: bool | None = None) -> DataFrame:
+        """A DataFrame over Parquet data: a file, a directory (its ``.parquet`` files,
+        recursively), a glob, or a list of these; local paths or ``pyarrow.fs`` URIs
+        (``file:///...``, ``s3://...``). ``k=v`` directories become partition
+        columns (unless ``hive_partitioning=False``), and filters on them skip whole
+        files. Every file must have the same schema (checked now)."""
+        return self._file_frame(_label(path), path, "parquet", hive_partitioning=hive_partitioning)
 
-    def register(self, name: str, table: pa.Table | pa.RecordBatch | Any) -> DataFrame:
-        """Register an in-memory Arrow table (or a pandas DataFrame) as table ``name``."""
-        if isinstance(table, pa.RecordBatch):
-            table = pa.Table.from_batches([table])
-        elif not isinstance(table, pa.Table):
-            table = pa.Table.from_pandas(table, preserve_index=False)
+    def read_csv(
+        self,
+        path: str | Sequence[str],
+        *,
+        schema: pa.Schema | None = None,
+        delimiter: str = ",",
+        header: bool = True,
+        hive_partitioning: bool | None = None,
+    ) -> DataFrame:
+        """A DataFrame over CSV files (found as :meth:`read_parquet` finds Parquet
+        files, with ``.csv`` / ``.tsv``). Column types are inferred from the first
+        block of every file (they must agree) unless ``schema`` gives them."""
+        return self._file_frame(
+            _label(path), path, "csv", schema=schema, delimiter=delimiter, header=header,
+            hive_partitioning=hive_partitioning,
+        )
+
+    def read_json(
+        self, path: str | Sequence[str], *, schema: pa.Schema | None = None, hive_partitioning: bool | None = None
+    ) -> DataFrame:
+        """A DataFrame over newline-delimited JSON files (``.json``, ``.jsonl``,
+        ``.ndjson``), one object a line; types as for :meth:`read_csv`."""
+        return self._file_frame(_label(path), path, "json", schema=schema, hive_partitioning=hive_partitioning)
+
+    def register_parquet(self, name: str, path: str | Sequence[str], **options: Any) -> DataFrame:
+        """Register Parquet data as table ``name`` (see :meth:`read_parquet`)."""
+        return self._register_scan(self._file_frame(name, path, "parquet", **options).plan)  # type: ignore[arg-type]
+
+    def register_csv(self, name: str, path: str | Sequence[str], **options: Any) -> DataFrame:
+        """Register CSV data as table ``name`` (see :meth:`read_csv`)."""
+        return self._register_scan(self._file_frame(name, path, "csv", **options).plan)  # type: ignore[arg-type]
+
+    def register_json(self, name: str, path: str | Sequence[str], **options: Any) -> DataFrame:
+        """Register newline-delimited JSON data as table ``name`` (see :meth:`read_json`)."""
+        return self._register_scan(self._file_frame(name, path, "json", **options).plan)  # type: ignore[arg-type]
+
+    def _file_frame(self, name: str, path: str | Sequence[str], fmt: str, **options: Any) -> DataFrame:
+        from .dataframe import DataFrame
+        from .io import resolve_source
+
+        source, schema = resolve_source(path, fmt, **options)
+        return DataFrame(self, L.Scan(table=name, source=source, table_schema=schema_from_arrow(schema)))
+
+    def _register_scan(self, scan: L.Scan) -> DataFrame:
+        self._drop_name(scan.table)
+        self._catalog[scan.table] = scan
+        return self.table(scan.table)
+
+    def register(self, name: str, data: Any) -> DataFrame:
+        """Register data as table ``name``: a pyarrow Table, RecordBatch or
+        RecordBatchReader, a list of RecordBatches, a pandas or polars DataFrame, a
+        Ray Dataset, an object with ``__arrow_c_stream__`` (a DuckDB relation, ...),
+        or a dataflow DataFrame. Anything else raises ``TypeError``. In-memory data is copied into the Session (strings
+        normalized); a DataFrame becomes a view (its plan, expanded when queried)."""
+        from .dataframe import DataFrame
+
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a table name must be a non-empty str, got {name!r}")
+        if isinstance(data, DataFrame):
+            return self.create_view(name, data)
+        table = _to_arrow(data)
         table = table.cast(normalize_schema(table.schema))
-        old = self._catalog.get(name)
-        if old is not None and isinstance(old.source, L.MemorySource):
-            self._tables.pop(old.source.table_id, None)
-            self._runtime.forget_table(old.source.table_id)
         table_id = f"{name}-{uuid.uuid4().hex[:8]}"
+        self._drop_name(name)
         self._tables[table_id] = table
         scan = L.Scan(
             table=name,
@@ -193,24 +285,75 @@ class Session:
         self._catalog[name] = scan
         return self.table(name)
 
+    def create_view(self, name: str, df: DataFrame | L.LogicalPlan, replace: bool = True) -> DataFrame:
+        """Register a DataFrame's (or a logical plan's) query as view ``name``: queries
+        that name it read the plan in its place. The view keeps the tables it reads
+        as they were when it was made (as Spark's temporary views do)."""
+        from .dataframe import DataFrame
+
+        plan = df.plan if isinstance(df, DataFrame) else df
+        if isinstance(df, DataFrame) and df.session is not self:
+            raise PlanError("cannot register a DataFrame of another Session as a view")
+        if not replace and (name in self._catalog or name in self._views):
+            raise PlanError(f"a table or view named {name!r} already exists (use CREATE OR REPLACE VIEW)")
+        self._drop_name(name)
+        self._views[name] = plan
+        return self.table(name)
+
+    def drop_view(self, name: str, if_exists: bool = False) -> None:
+        """Remove view ``name``; unless ``if_exists``, it must be a view."""
+        key = self._find(name, self._views)
+        if key is None:
+            if if_exists:
+                return
+            if self._find(name, self._catalog) is not None:
+                raise PlanError(f"{name!r} is a table, not a view; use Session.deregister")
+            raise UnknownTableError(name, list(self._views))
+        del self._views[key]
+        self._release_unused()
+
     def deregister(self, name: str) -> None:
-        scan = self._catalog.pop(name, None)
-        if scan is not None and isinstance(scan.source, L.MemorySource):
-            self._tables.pop(scan.source.table_id, None)
-            self._runtime.forget_table(scan.source.table_id)
+        """Remove table or view ``name`` (nothing if there is none)."""
+        self._drop_name(name)
+
+    def _drop_name(self, name: str) -> None:
+        self._views.pop(name, None)
+        self._catalog.pop(name, None)
+        self._release_unused()
+
+    def _release_unused(self) -> None:
+        """Free in-memory tables that no table or view reads any more."""
+        used = {s.source.table_id for s in self._catalog.values() if isinstance(s.source, L.MemorySource)}
+        for plan in self._views.values():
+            used |= _memory_ids(plan)
+        for table_id in [t for t in self._tables if t not in used and not t.startswith("__")]:
+            self._tables.pop(table_id, None)
+            self._runtime.forget_table(table_id)
+
+    @staticmethod
+    def _find(name: str, where: dict[str, Any]) -> str | None:
+        if name in where:
+            return name
+        lowered = {k.lower(): k for k in where}
+        return lowered.get(name.lower())
 
     def table_names(self) -> list[str]:
-        return sorted(self._catalog)
+        """The names of the registered tables and views."""
+        return sorted(set(self._catalog) | set(self._views))
 
-    def scan(self, name: str) -> L.Scan:
-        """The Scan node of a registered table (the SQL front end's catalog interface)."""
-        try:
-            return self._catalog[name]
-        except KeyError:
-            lowered = {k.lower(): k for k in self._catalog}
-            if name.lower() in lowered:
-                return self._catalog[lowered[name.lower()]]
-            raise UnknownTableError(name, list(self._catalog)) from None
+    def view_names(self) -> list[str]:
+        return sorted(self._views)
+
+    def scan(self, name: str) -> L.LogicalPlan:
+        """The plan of a registered table (its Scan node) or view (its query): the
+        SQL front end's catalog interface."""
+        key = self._find(name, self._catalog)
+        if key is not None:
+            return self._catalog[key]
+        key = self._find(name, self._views)
+        if key is not None:
+            return self._views[key]
+        raise UnknownTableError(name, self.table_names())
 
     def table(self, name: str) -> DataFrame:
         """A lazy DataFrame over a registered table."""
@@ -218,12 +361,37 @@ class Session:
 
         return DataFrame(self, self.scan(name))
 
-    def sql(self, text: str) -> DataFrame:
-        """A lazy DataFrame for a SQL query over the registered tables."""
-        from .dataframe import DataFrame
-        from .sql import plan_sql
+    def sql(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> DataFrame:
+        """A lazy DataFrame for a SQL query over the registered tables and views.
 
-        return DataFrame(self, plan_sql(text, self))
+        ``params`` binds placeholders as typed literals: a list for ``$1, $2`` or
+        ``?`` (in order), a dict for ``$name``. ``CREATE [OR REPLACE] [TEMP] VIEW v AS
+        query`` registers a view at once and returns it as a DataFrame (not run);
+        ``DROP VIEW [IF EXISTS] v`` drops one at once and returns an empty DataFrame
+        (no rows; one string column ``dropped``)."""
+        from .dataframe import DataFrame
+        from .sql.statements import plan_statement
+
+        if not isinstance(text, str):
+            raise TypeError(f"Session.sql() takes the SQL text as a str, got {type(text).__name__}")
+        st = plan_statement(text, self, params)
+        if st.kind == "create_view":
+            assert st.plan is not None
+            if st.if_exists and (self._find(st.name, self._views) or self._find(st.name, self._catalog)):
+                return self.table(st.name)  # CREATE VIEW IF NOT EXISTS: keep the one there
+            return self.create_view(st.name, st.plan, replace=st.replace)
+        if st.kind == "drop_view":
+            self.drop_view(st.name, if_exists=st.if_exists)
+            empty = pa.table({"dropped": pa.array([], pa.string())})
+            table_id = "__dropped__"  # shared, never released (see _release_unused)
+            self._tables[table_id] = empty
+            scan = L.Scan(
+                table="dropped", source=L.MemorySource(table_id=table_id, num_rows=0),
+                table_schema=schema_from_arrow(empty.schema),
+            )
+            return DataFrame(self, scan)
+        assert st.plan is not None
+        return DataFrame(self, st.plan)
 
     # -- user-defined functions -----------------------------------------------------------
 

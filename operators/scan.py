@@ -12,7 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataflow.compute import evaluate_predicate
-from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal, columns_used, conjuncts
+from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal, columns_used, conjoin, conjuncts
+from dataflow.io import partition_array, read_parquet_metadata, read_text_batches, split_path
+from dataflow.logical import MemorySource
 from dataflow.physical import PScan
 from dataflow.types import normalize_type
 
@@ -24,8 +26,9 @@ _FLIP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 def plan_morsels(node: PScan, batch_rows: int = DEFAULT_BATCH_ROWS) -> list[Morsel]:
     """The units of work of a scan: one per Parquet row group that the predicate's
-    conjuncts do not rule out by the row group's statistics, or slices of
-    ``batch_rows`` rows of an in-memory table."""
+    conjuncts do not rule out by the row group's statistics, one per CSV or JSON
+    file, or slices of ``batch_rows`` rows of an in-memory table. Files whose Hive
+    partition values fail the predicate are not opened at all."""
     src = node.source
     if src.kind == "memory":
         n = src.num_rows
@@ -35,9 +38,12 @@ def plan_morsels(node: PScan, batch_rows: int = DEFAULT_BATCH_ROWS) -> list[Mors
         ]
     types = {f.name: f.arrow_type for f in node.table_schema}
     preds = conjuncts(node.predicate)
+    paths = _unpruned_files(node, preds)
+    if src.kind in ("csv", "json"):
+        return [Morsel(source=path) for path in paths]
     morsels = []
-    for path in src.paths:
-        meta = pq.ParquetFile(path).metadata
+    for path in paths:
+        meta = read_parquet_metadata(path)
         for i in range(meta.num_row_groups):
             rg = meta.row_group(i)
             if rg.num_rows == 0:
@@ -47,6 +53,37 @@ def plan_morsels(node: PScan, batch_rows: int = DEFAULT_BATCH_ROWS) -> list[Mors
                 continue
             morsels.append(Morsel(source=path, row_group=i, rows=rg.num_rows))
     return morsels
+
+
+def _partition_table(node: PScan) -> pa.Table | None:
+    """One row per file with its partition values, typed (``None`` without partitions)."""
+    src = node.source
+    if isinstance(src, MemorySource) or not src.partition_columns:
+        return None
+    types = {f.name: normalize_type(f.arrow_type) for f in node.table_schema}
+    cols = {}
+    for i, c in enumerate(src.partition_columns):
+        raw = pa.array([v[i] for v in src.partition_values], pa.string())
+        cols[c] = raw.cast(types[c])
+    return pa.table(cols)
+
+
+def _unpruned_files(node: PScan, preds: list[ExprNode]) -> list[str]:
+    """The files of the scan that the conjuncts over partition columns alone keep."""
+    src = node.source
+    assert not isinstance(src, MemorySource)
+    parts = _partition_table(node)
+    if parts is None:
+        return list(src.paths)
+    pcols = set(src.partition_columns)
+    local = [p for p in preds if columns_used(p) and columns_used(p) <= pcols]
+    if not local:
+        return list(src.paths)
+    batch = parts.combine_chunks().to_batches()[0] if parts.num_rows else None
+    if batch is None:
+        return []
+    keep = evaluate_predicate(conjoin(local), batch)  # type: ignore[arg-type]
+    return [p for p, k in zip(src.paths, keep.to_pylist(), strict=True) if k]
 
 
 # -- pruning --------------------------------------------------------------------------------
@@ -203,10 +240,11 @@ def _prove_false(pred: ExprNode, stats: _RowGroupStats) -> bool:
 
 class Scan(Operator):
     """Read the morsels the runtime hands this instance (``ctx.next_morsel(node_id)``
-    until ``None``): a Parquet row group (one ``ParquetFile`` kept open per path) or a
-    slice of an in-memory table (``ctx.get_table``). Types are normalized (string
-    views become strings, ...), ``predicate`` filters the rows, and batches have at
-    most ``ctx.batch_rows`` rows.
+    until ``None``): a Parquet row group (one ``ParquetFile`` kept open per path), a
+    CSV or JSON file (streamed in blocks), or a slice of an in-memory table
+    (``ctx.get_table``). Hive partition columns are filled in from the file's path.
+    Types are normalized (string views become strings, ...), ``predicate`` filters
+    the rows, and batches have at most ``ctx.batch_rows`` rows.
 
     Without a ``next_morsel`` callback the instance plans the morsels itself and takes
     every ``dop``-th one, starting at its ``instance`` number."""
@@ -222,6 +260,16 @@ class Scan(Operator):
                 for c in self.read_columns
             ]
         )
+        src = node.source
+        self.partition_columns: tuple[str, ...] = tuple(getattr(src, "partition_columns", ()))
+        self.partition_values = (
+            dict(zip(src.paths, src.partition_values, strict=True)) if self.partition_columns else {}
+        )
+        # the columns read from the files (the rest come from the paths)
+        self.file_columns = [c for c in self.read_columns if c not in self.partition_columns]
+        self.file_schema = pa.schema(
+            [pa.field(f.name, normalize_type(f.arrow_type)) for f in node.table_schema if f.name not in self.partition_columns]
+        )
 
     def _morsels(self) -> Iterator[Morsel]:
         if self.ctx.next_morsel is not None:
@@ -234,24 +282,50 @@ class Scan(Operator):
         files: dict[str, pq.ParquetFile] = {}
         pred = self.node.predicate
         for m in self._morsels():
-            for batch in self._read(m, files).to_batches(max_chunksize=self.ctx.batch_rows):
-                if not batch.num_rows:
-                    continue
-                batch = conform_batch(batch, self.read_schema)
-                if pred is not None:
-                    batch = batch.filter(evaluate_predicate(pred, batch))
+            for part in self._read(m, files):
+                for batch in part.to_batches(max_chunksize=self.ctx.batch_rows):
                     if not batch.num_rows:
                         continue
-                if len(self.read_columns) != len(self.schema):
-                    batch = batch.select(list(self.node.columns))
-                yield conform_batch(batch, self.schema)
+                    batch = conform_batch(batch, self.read_schema)
+                    if pred is not None:
+                        batch = batch.filter(evaluate_predicate(pred, batch))
+                        if not batch.num_rows:
+                            continue
+                    if len(self.read_columns) != len(self.schema):
+                        batch = batch.select(list(self.node.columns))
+                    yield conform_batch(batch, self.schema)
 
-    def _read(self, m: Morsel, files: dict[str, pq.ParquetFile]) -> pa.Table:
-        if m.row_group is not None:
+    def _read(self, m: Morsel, files: dict[str, pq.ParquetFile]) -> Iterator[pa.Table]:
+        kind = self.node.source.kind
+        if kind == "memory":
+            if self.ctx.get_table is None:
+                raise RuntimeError("a memory scan needs TaskContext.get_table")
+            yield self.ctx.get_table(m.source).slice(m.offset, m.length).select(self.read_columns)
+            return
+        if kind == "parquet":
             pf = files.get(m.source)
             if pf is None:
-                pf = files[m.source] = pq.ParquetFile(m.source)
-            return pf.read_row_group(m.row_group, columns=self.read_columns).select(self.read_columns)
-        if self.ctx.get_table is None:
-            raise RuntimeError("a memory scan needs TaskContext.get_table")
-        return self.ctx.get_table(m.source).slice(m.offset, m.length).select(self.read_columns)
+                fs, p = split_path(m.source)
+                pf = files[m.source] = pq.ParquetFile(p, filesystem=fs)
+            # a scan of partition columns only still needs the row count
+            cols = self.file_columns or [self.file_schema.names[0]]
+            assert m.row_group is not None
+            parts: Iterator[pa.Table | pa.RecordBatch] = iter([pf.read_row_group(m.row_group, columns=cols)])
+        else:
+            parts = read_text_batches(m.source, self.node.source, self.file_schema, self.file_columns)
+        for t in parts:
+            yield self._with_partitions(m.source, t)
+
+    def _with_partitions(self, path: str, t: pa.Table | pa.RecordBatch) -> pa.Table:
+        if isinstance(t, pa.RecordBatch):
+            t = pa.Table.from_batches([t])
+        if not self.partition_columns:
+            return t.select(self.read_columns)
+        values = dict(zip(self.partition_columns, self.partition_values[path], strict=True))
+        cols = []
+        for f in self.read_schema:
+            if f.name in values:
+                cols.append(partition_array(values[f.name], f.type, t.num_rows))
+            else:
+                cols.append(t.column(f.name))
+        return pa.Table.from_arrays(cols, names=self.read_columns)

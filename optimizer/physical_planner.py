@@ -29,6 +29,7 @@ from dataflow.physical import (
     PTopK,
     PUnion,
     PWindow,
+    PWrite,
     WindowSpec,
 )
 
@@ -319,6 +320,19 @@ class PhysicalPlanner:
             dop = self.config.dop if part_cols else 1
             child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=funcs, dop=dop)
         return self._select(child, names + [e.name for e in node.exprs])
+
+    def _plan_write(self, node: L.Write) -> PhysicalPlan:
+        child = self.plan(node.input)
+        # an ordered result keeps its order only when one instance writes it
+        single = node.single or bool(child.output_ordering())
+        return PWrite(
+            input=child,
+            path=node.path,
+            format=node.format,
+            partition_by=node.partition_by,
+            single=node.single,
+            dop=1 if single else child.dop,
+        )
 
 
 def to_physical(plan: L.LogicalPlan, config: PlannerConfig) -> PhysicalPlan:

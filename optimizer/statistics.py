@@ -28,10 +28,10 @@ from types import MappingProxyType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dataflow import logical as L
 from dataflow.expr import Call, Cast, ColumnRef, ExprNode, InList, Literal, columns_used, conjuncts
+from dataflow.io import file_stamp, read_parquet_metadata
 
 # selectivity of one predicate conjunct, by kind, when statistics say nothing better
 EQ_SELECTIVITY = 0.1
@@ -126,7 +126,7 @@ def _row_group_column(rg: Any, j: int) -> ColumnStats | None:
 @lru_cache(maxsize=4096)
 def _footer(path: str, mtime_ns: int, size: int) -> tuple[int, Mapping[str, ColumnStats]]:
     """Rows and column statistics of one file, aggregated over its row groups."""
-    md = pq.read_metadata(path)
+    md = read_parquet_metadata(path)
     stats: dict[str, ColumnStats | None] = {}
     for i in range(md.num_row_groups):
         rg = md.row_group(i)
@@ -140,8 +140,8 @@ def _footer(path: str, mtime_ns: int, size: int) -> tuple[int, Mapping[str, Colu
 
 
 def _file(path: str) -> tuple[int, Mapping[str, ColumnStats]]:
-    st = os.stat(path)
-    return _footer(path, st.st_mtime_ns, st.st_size)
+    mtime, size = file_stamp(path)
+    return _footer(path, mtime, size)
 
 
 def parquet_rows(path: str) -> int:
@@ -153,6 +153,8 @@ def table_rows(source: L.Source) -> int:
     """Row count of a table."""
     if isinstance(source, L.MemorySource):
         return source.num_rows
+    if isinstance(source, L.TextSource):
+        return source.est_rows
     return sum(parquet_rows(p) for p in source.paths)
 
 
@@ -168,12 +170,12 @@ def _table_stats(key: tuple[tuple[str, int, int], ...]) -> Mapping[str, ColumnSt
 
 def table_column_stats(source: L.Source) -> Mapping[str, ColumnStats]:
     """Column statistics of a table by column name (empty for an in-memory table)."""
-    if isinstance(source, L.MemorySource):
+    if isinstance(source, (L.MemorySource, L.TextSource)):
         return MappingProxyType({})
     key = []
     for p in source.paths:
-        st = os.stat(p)
-        key.append((p, st.st_mtime_ns, st.st_size))
+        mtime, size = file_stamp(p)
+        key.append((p, mtime, size))
     return _table_stats(tuple(key))
 
 
@@ -313,6 +315,8 @@ class Estimator:
             return sum(self.rows(i) for i in plan.inputs)
         if isinstance(plan, L.Join):
             return self._join_rows(plan)
+        if isinstance(plan, L.Write):
+            return 1.0  # a row per file written: a handful
         raise TypeError(f"no estimate for {type(plan).__name__}")
 
     def _groups(self, plan: L.LogicalPlan, keys: list[ExprNode], unknown_exp: float = 0.5) -> float:
