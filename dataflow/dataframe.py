@@ -27,6 +27,7 @@ from .expr import (
     to_expr,
     to_sort_key,
 )
+from .limits import refuse_too_deep
 from .types import schema_to_arrow
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ class DataFrame:
     def __init__(self, session: Session, plan: L.LogicalPlan) -> None:
         self.session = session
         self.plan = plan
-        plan.schema  # noqa: B018 - fail here, at the call that made the plan invalid
+        with refuse_too_deep("the expression"):
+            plan.schema  # noqa: B018 - fail here, at the call that made the plan invalid
 
     def _new(self, plan: L.LogicalPlan) -> DataFrame:
         return DataFrame(self.session, plan)

@@ -443,6 +443,17 @@ def remove(path: str) -> None:
         fs.delete_file(p)
 
 
+def keep_only(root: str, keep: set[str]) -> None:
+    """Delete every file under ``root`` whose path relative to it is not in ``keep``
+    (what a failed attempt of a retried job left behind)."""
+    fs, base = split_path(root)
+    for info in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+        if info.type == pafs.FileType.File:
+            rel = info.path[len(base.rstrip("/")) + 1 :]
+            if rel not in keep:
+                fs.delete_file(info.path)
+
+
 def move(src: str, dest: str) -> None:
     fs, s = split_path(src)
     _, d = split_path(dest)
@@ -455,6 +466,6 @@ def join(base: str, rel: str) -> str:
 
 __all__ = [
     "EXTENSIONS", "NULL_PARTITION", "SchemaMismatchError", "exists", "file_stamp", "find_files",
-    "hive_partitions", "join", "move", "open_input", "partition_array", "partition_dir", "partition_type",
+    "hive_partitions", "join", "keep_only", "move", "open_input", "partition_array", "partition_dir", "partition_type",
     "read_parquet_metadata", "read_text_batches", "remove", "resolve_source", "split_path", "temp_dir_for",
 ]

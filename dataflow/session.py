@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from . import logical as L
 from .errors import DataflowError, PlanError, UnknownTableError
+from .limits import allow_deep_plans, refuse_too_deep
 from .operators.base import DEFAULT_BATCH_ROWS
 from .types import normalize_schema, schema_from_arrow
 
@@ -136,6 +137,7 @@ class Session:
     ) -> None:
         from .config import validate
 
+        allow_deep_plans()
         self._closed = True  # until the runtime is up: close() and __del__ have nothing to do
         self.config = validate(
             address=address, num_cpus=num_cpus, parallelism=parallelism, chain_operators=chain_operators,
@@ -374,7 +376,8 @@ class Session:
 
         if not isinstance(text, str):
             raise TypeError(f"Session.sql() takes the SQL text as a str, got {type(text).__name__}")
-        st = plan_statement(text, self, params)
+        with refuse_too_deep("the query"):
+            st = plan_statement(text, self, params)
         if st.kind == "create_view":
             assert st.plan is not None
             if st.if_exists and (self._find(st.name, self._views) or self._find(st.name, self._catalog)):
@@ -391,7 +394,8 @@ class Session:
             )
             return DataFrame(self, scan)
         assert st.plan is not None
-        return DataFrame(self, st.plan)
+        with refuse_too_deep("the query"):
+            return DataFrame(self, st.plan)
 
     # -- user-defined functions -----------------------------------------------------------
 
@@ -445,6 +449,10 @@ class Session:
         """Optimize and start a logical plan; returns the running :class:`Job`."""
         if self._closed:
             raise DataflowError("this Session is closed")
+        with refuse_too_deep("the query"):
+            return self._execute(plan, parallelism)
+
+    def _execute(self, plan: L.LogicalPlan, parallelism: int | None) -> Job:
         opt = self.optimize(plan, parallelism)
         graph = self.stages(opt.physical)
         notes: list[str] = []

@@ -92,6 +92,7 @@ def _commit(tmp: str, dest: str, files: pa.Table, single_file: bool) -> None:
         source = io.join(tmp, files.column("path")[0].as_py())
     else:
         source = tmp
+        io.keep_only(tmp, set(files.column("path").to_pylist()))  # files of failed attempts go
     old = None
     if io.exists(dest):
         old = io.temp_dir_for(dest).replace("-tmp-", "-old-") + uuid.uuid4().hex[:4]

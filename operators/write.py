@@ -196,6 +196,8 @@ class Write(Operator):
             _, oldest = self.files.popitem(last=False)
             oldest.close()
             self.closed.append(oldest)
+        # the token is new per instance and attempt: a retried job never writes over a
+        # file of an attempt that failed, and the commit keeps only the files listed
         name = f"part-{self.ctx.instance:05d}-{self.count:04d}-{self.token}{EXTENSION[self.node.format]}"
         self.count += 1
         rel = f"{partition_dir(self.node.partition_by, values)}/{name}" if self.node.partition_by else name

@@ -32,6 +32,7 @@ import pyarrow as pa
 import ray
 import ray.exceptions as rex
 
+from dataflow.limits import allow_deep_plans
 from dataflow.operators.base import TaskContext
 
 from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, ConsumerDone, Inbox
@@ -182,6 +183,7 @@ class Worker:
 
         _w.blocking_get_inside_async_warned = True
         _w.blocking_wait_inside_async_warned = True
+        allow_deep_plans()  # deep expressions are evaluated recursively
         ctx = ray.get_runtime_context()
         self.name = name
         self.actor_id = ctx.get_actor_id()
