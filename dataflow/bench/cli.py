@@ -103,6 +103,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     t.add_argument("--no-cold-start", action="store_true", help="skip the cold-start measurement")
     t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     t.set_defaults(fn=cmd_bench_tpch)
+    from .chaos import add_chaos_parser
+
+    add_chaos_parser(bsub)
     return b
 
 

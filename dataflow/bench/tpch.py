@@ -196,29 +196,14 @@ def peer_available(name: str) -> str | None:
 
 
 def _run_dataflow_once(session: Any, text: str, timeout: float) -> pa.Table:
-    """Plan and run one query; a run longer than ``timeout`` is aborted."""
+    """Plan and run one query; a run longer than ``timeout`` is stopped."""
+    from dataflow.errors import JobCancelled
+
     job = session.sql(text).submit()
-    fired = threading.Event()
-
-    def abort() -> None:
-        # Job.cancel() waits for the job too, which this thread's result() is doing
-        # already; only raise the abort flag and let result() see the job end.
-        fired.set()
-        if hasattr(job, "_abort_all"):
-            job._cancelled = True
-            job._abort_all()
-
-    timer = threading.Timer(timeout, abort)
-    timer.start()
     try:
-        table = job.result()
-    except Exception:
-        if fired.is_set():
-            raise _Timeout(f"timed out after {timeout:g} s") from None
-        raise
-    finally:
-        timer.cancel()
-    return table
+        return job.result(timeout=timeout)
+    except JobCancelled:
+        raise _Timeout(f"timed out after {timeout:g} s") from None
 
 
 def _duckdb(data_dir: Path, threads: int) -> Any:

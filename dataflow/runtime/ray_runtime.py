@@ -241,6 +241,10 @@ class RayJob(Job):
                         "dataflow: %s attempt %d lost %s; retrying on fresh actors", self.name, attempt, out.lost
                     )
                     self.notes.append(f"attempt {attempt} failed ({out.lost}); retried")
+                    try:
+                        self.runtime.pool.reap()  # other dead workers leave before the retry leases
+                    except Exception:
+                        pass
                     continue
                 if out.lost:
                     self._error = DataflowError(
