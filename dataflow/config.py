@@ -35,6 +35,7 @@ class SessionConfig(BaseModel):
     max_actors: int | None = Field(default=None, ge=1)
     max_retries: int = Field(default=2, ge=0, le=100)
     name: str | None = Field(default=None, min_length=1, max_length=40)
+    progress: bool = True
 
     @field_validator("name")
     @classmethod

@@ -18,6 +18,7 @@ from . import logical as L
 from .errors import DataflowError, PlanError, UnknownTableError
 from .limits import allow_deep_plans, refuse_too_deep
 from .operators.base import DEFAULT_BATCH_ROWS
+from .progress import wanted
 from .types import normalize_schema, schema_from_arrow
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class Session:
         max_actors: int | None = None,
         max_retries: int = 2,
         name: str | None = None,
+        progress: bool = True,
     ) -> None:
         from .config import validate
 
@@ -143,7 +145,7 @@ class Session:
             address=address, num_cpus=num_cpus, parallelism=parallelism, chain_operators=chain_operators,
             runtime=runtime, batch_rows=batch_rows, disabled_rules=disabled_rules, broadcast_rows=broadcast_rows,
             adaptive_parallelism=adaptive_parallelism, range_sort_rows=range_sort_rows, warm_actors=warm_actors,
-            max_actors=max_actors, max_retries=max_retries, name=name,
+            max_actors=max_actors, max_retries=max_retries, name=name, progress=progress,
         )
         cfg = self.config
         self.name = cfg.name or uuid.uuid4().hex[:6]
@@ -486,5 +488,6 @@ class Session:
         udfs = {n: v for n, v in self._udfs.items() if n in used}
         job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs)
         job.optimized = opt
+        job.show_progress = wanted(self.config.progress)
         job.notes = notes
         return job

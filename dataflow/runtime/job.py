@@ -89,6 +89,7 @@ class Job(ABC):
         self._done = False
         # what the runtime changed from the plan (e.g. fewer actors than planned)
         self.notes: list[str] = []
+        self.show_progress = False  # draw a progress bar while result() waits
 
     @abstractmethod
     def _wait(self, timeout: float | None) -> None:
@@ -102,12 +103,30 @@ class Job(ABC):
         """The query result as an Arrow table (waits for the job). After ``timeout``
         seconds the job is stopped and :class:`dataflow.JobCancelled` raised."""
         if not self._done:
-            self._wait(timeout)
+            bar = None
+            if self.show_progress:
+                from dataflow.progress import ProgressBar
+
+                bar = ProgressBar(self)
+            try:
+                self._wait(timeout)
+            finally:
+                if bar is not None:
+                    bar.stop()
             self._done = True
         if self._error is not None:
             raise self._error
         assert self._result is not None
         return self._result
+
+    def progress(self) -> dict[str, Any]:
+        """Where the job stands: ``status``, ``attempt``, per stage ``instances``,
+        ``done`` and ``rows`` so far, and scan ``morsels`` / ``morsels_left``."""
+        raise NotImplementedError
+
+    def status(self) -> str:
+        """``queued``, ``running``, ``finished`` or ``failed``."""
+        raise NotImplementedError
 
     def iter_batches(self, timeout: float | None = None) -> Iterator[pa.RecordBatch]:
         """The result's record batches. Runtimes that stream override this to yield

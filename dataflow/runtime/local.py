@@ -153,6 +153,21 @@ class LocalJob(Job):
             return "running"
         return "failed" if self._errors else "finished"
 
+    def progress(self) -> dict[str, Any]:
+        """Per stage, instances done out of total and rows sent so far (of finished ones)."""
+        recs = list(self._metrics)
+        stages = []
+        for st in self.graph.stages:
+            mine = [m for m in recs if m["stage"] == st.id]
+            stages.append({
+                "stage": st.id,
+                "operators": "→".join(n.name for _, n in reversed(st.operators)),
+                "instances": st.dop,
+                "done": len({m["instance"] for m in mine}),
+                "rows": sum(m["rows_out"] for m in mine if m["path"].startswith("send:")),
+            })
+        return {"status": self.status(), "attempt": 1, "stages": stages, "morsels_left": 0, "morsels": 0}
+
     def cancel(self, reason: str = "was cancelled") -> None:
         self.aborted.set()
         for t in self._threads:

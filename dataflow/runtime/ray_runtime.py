@@ -28,6 +28,7 @@ from dataflow import cluster
 from dataflow.errors import DataflowError, JobCancelled
 from dataflow.physical import PhysicalPlan
 
+from . import ray_metrics
 from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
 from .ray_pool import ActorPool, Leased
 from .ray_worker import CONTROL_TIMEOUT, CoordinatorActor, TaskSpec
@@ -85,7 +86,7 @@ class RayRuntime:
                 opts: dict[str, Any] = {"name": name}
                 if self.namespace:
                     opts["namespace"] = self.namespace
-                self._coordinator = CoordinatorActor.options(**opts).remote(name)
+                self._coordinator = CoordinatorActor.options(**opts).remote(name, self.session)
             return self._coordinator
 
     def replace_coordinator(self, dead: Any) -> None:
@@ -149,6 +150,8 @@ class RayRuntime:
         job = RayJob(self, graph, plan, refs, batch_rows, udfs or {}, qname)
         with self._lock:
             self.jobs[job.job_id] = job
+            running = len(self.jobs)
+        ray_metrics.queries(self.session, running)
         job.start()
         return job
 
@@ -156,6 +159,15 @@ class RayRuntime:
         with self._lock:
             self.jobs.pop(job.job_id, None)
             self.finished += 1
+            running = len(self.jobs)
+        try:
+            ray_metrics.queries(self.session, running)
+            outcome = "ok" if job._error is None else type(job._error).__name__
+            ray_metrics.query_finished(self.session, outcome)
+            for _ in job.attempts[1:]:
+                ray_metrics.retried(self.session)
+        except Exception:  # metrics are best effort: never fail a query for them
+            log.debug("metrics failed", exc_info=True)
 
     def close(self) -> None:
         with self._lock:
@@ -202,7 +214,9 @@ class RayJob(Job):
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._drive, name=f"dataflow-job-{self.job_id}", daemon=True)
         self._live: dict[Any, tuple[int, int]] = {}
+        self._phase = "queued"  # queued (for actors) | starting | running
         self._attempt_id = ""
+        self._done_slots: dict[tuple[int, int], dict[str, Any]] = {}  # this attempt's finished tasks
         self._workers: dict[tuple[int, int], Leased] = {}  # (stage, instance) -> worker
         self._first_lease: list[Leased] | None = None
         self.max_threads = 0
@@ -262,11 +276,13 @@ class RayJob(Job):
     def _attempt(self, attempt: int) -> _Outcome:
         rt = self.runtime
         workers, self._first_lease = self._first_lease, None
+        self._phase = "queued"
         if workers is None:
             try:
                 workers = rt.pool.lease(self._placement(), self._stop)
             except JobCancelled:
                 return _Outcome(False, {})
+        self._phase = "starting"
         self._workers = {(s.id, i): w for (s, i), w in zip(self.slots, workers, strict=True)}
         aid = f"{self.job_id}.{attempt}"
         self._attempt_id = aid
@@ -274,7 +290,10 @@ class RayJob(Job):
         coord = rt.coordinator()
         try:
             try:
-                ray.get(coord.register.remote(aid, job_morsels(self.graph, self.batch_rows)), timeout=CONTROL_TIMEOUT)
+                ray.get(
+                    coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name),
+                    timeout=CONTROL_TIMEOUT,
+                )
             except Exception as e:
                 rt.replace_coordinator(coord)
                 return _Outcome(False, {}, lost=f"the coordinator ({type(e).__name__})")
@@ -289,12 +308,13 @@ class RayJob(Job):
                 spec = TaskSpec(
                     job=aid, query=self.name, attempt=attempt, stage=s, instance=i, consumers=consumers,
                     coordinator=coord, table_refs=self.table_refs, batch_rows=self.batch_rows,
-                    udfs=self.udfs,
+                    udfs=self.udfs, session=rt.session,
                 )
                 ops = "→".join(n.name for _, n in reversed(s.operators))
                 task_name = f"{self.name} stage {s.id} {ops} {i + 1}/{s.dop}"
                 refs[self._workers[(s.id, i)].actor.run.options(name=task_name).remote(spec)] = (s.id, i)
             self._live = refs
+            self._phase = "running"
             return self._watch(refs, dead, coord)
         finally:
             try:
@@ -308,6 +328,7 @@ class RayJob(Job):
         by_id = self._workers
         pending = list(refs)
         results: dict[tuple[int, int], dict[str, Any]] = {}
+        self._done_slots = results
         errors: list[dict[str, Any]] = []
         lost: list[str] = []
         deadline: float | None = None
@@ -382,5 +403,49 @@ class RayJob(Job):
 
     def status(self) -> str:
         if not self._finished.is_set():
-            return "running" if self._live else "queued"
+            return self._phase
         return "failed" if self._error is not None else "finished"
+
+    def progress(self) -> dict[str, Any]:
+        """Where the job stands now: per stage, instances done out of total and rows
+        so far (of the stage's last operator), and per scan, morsels left. Asks the
+        running workers (async actors answer while their task runs)."""
+        live = dict(self._live)
+        done = dict(self._done_slots)
+        rows: dict[tuple[int, int], int] = {}
+        for key, rec in done.items():
+            rows[key] = sum(m["rows_out"] for m in rec.get("metrics", ()) if m["path"].startswith("send:"))
+        asks = {self._workers[k].actor.progress.remote(self._attempt_id): k for k in live.values() if k not in done}
+        if asks:
+            ready, _ = ray.wait(list(asks), num_returns=len(asks), timeout=2.0)
+            for r in ready:
+                try:
+                    got = ray.get(r)
+                except Exception:
+                    continue
+                if got:
+                    rows[asks[r]] = sum(v["rows_out"] for p, v in got.items() if p.startswith("send:"))
+        morsels: dict[str, tuple[int, int]] = {}
+        if live and not self._finished.is_set():
+            try:
+                morsels = ray.get(self.runtime.coordinator().progress.remote(self._attempt_id), timeout=2.0)
+            except Exception:
+                morsels = {}
+        stages = []
+        for st in self.graph.stages:
+            keys = [(st.id, i) for i in range(st.dop)]
+            finished = st.dop if self._finished.is_set() and self._error is None else sum(k in done for k in keys)
+            stages.append({
+                "stage": st.id,
+                "operators": "→".join(n.name for _, n in reversed(st.operators)),
+                "instances": st.dop,
+                "done": finished,
+                "rows": sum(rows.get(k, 0) for k in keys),
+            })
+        return {
+            "status": self.status(),
+            "attempt": len(self.attempts) + (0 if self._finished.is_set() else 1),
+            "stages": stages,
+            "morsels_left": sum(v[0] for v in morsels.values()),
+            "morsels": sum(v[1] for v in morsels.values()),
+        }

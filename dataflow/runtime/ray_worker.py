@@ -35,11 +35,12 @@ import ray.exceptions as rex
 from dataflow.limits import allow_deep_plans
 from dataflow.operators.base import TaskContext
 
+from . import ray_metrics
 from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, ConsumerDone, Inbox
 from .coordinator import Coordinator, UnknownJob
 from .job import error_record
 from .stages import RESULT, Edge, Stage
-from .task import ConsumersDone, run_task
+from .task import ConsumersDone, OperatorMetrics, run_task
 
 PUSH_WINDOW = 4  # pushes in flight per consumer channel
 SETUP_WAIT_SECONDS = 120.0  # how long an early push waits for its task to be set up
@@ -95,6 +96,7 @@ class TaskSpec:
     batch_rows: int
     udfs: dict[str, tuple[Any, str, bool]] = field(default_factory=dict)
     capacity: int = DEFAULT_CAPACITY
+    session: str = ""
 
 
 def _wait_ref(ref: Any, aborted: threading.Event, timeout: float | None = None) -> Any:
@@ -193,6 +195,8 @@ class Worker:
         self.task: str = "idle"
         self.inbox: Inbox | None = None
         self.aborted = threading.Event()
+        self._spec: TaskSpec | None = None
+        self._live: dict[str, OperatorMetrics] = {}  # the running task's counters
         self._ready: dict[str, asyncio.Event] = {}
         self._ended: dict[str, str] = {}  # recent jobs -> "done" | "aborted" (what late pushes hear)
 
@@ -214,7 +218,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         aborted = threading.Event()
         inbox = Inbox(spec.stage.inputs, aborted, spec.capacity, loop)
-        self.job, self.aborted, self.inbox = spec.job, aborted, inbox
+        self.job, self.aborted, self.inbox, self._spec = spec.job, aborted, inbox, spec
+        self._live = {}
         ops = "→".join(n.name for _, n in reversed(spec.stage.operators))
         self.task = f"{spec.query} stage {spec.stage.id} {ops} {spec.instance + 1}/{spec.stage.dop}"
         self._ready.setdefault(spec.job, asyncio.Event()).set()
@@ -224,7 +229,7 @@ class Worker:
             self._end(spec.job, "aborted" if aborted.is_set() else "done")
             inbox.finish()  # producers still sending learn that this instance needs no more
             self._ready.pop(spec.job, None)
-            self.job, self.inbox, self.task = None, None, "idle"
+            self.job, self.inbox, self.task, self._spec = None, None, "idle", None
 
     def _end(self, job: str, how: str) -> None:
         self._ended[job] = how
@@ -267,7 +272,23 @@ class Worker:
                 instance=instance, dop=stage.dop, next_morsel=next_morsel, get_table=get_table,
                 batch_rows=spec.batch_rows, extras={"job": job, "attempt": spec.attempt},
             )
-            ms = run_task(stage, instance, ctx, inbox, outbox, rendezvous, aborted)
+            tags: dict[str, dict[str, str]] = {}
+
+            def tags_of(m: OperatorMetrics) -> dict[str, str]:
+                t = tags.get(m.path)
+                if t is None:
+                    t = tags[m.path] = ray_metrics.op_tags(
+                        spec.session, spec.query, stage.id, m.operator, instance, self.node_id
+                    )
+                return t
+
+            def observe(m: OperatorMetrics, batch: pa.RecordBatch) -> None:
+                ray_metrics.batch_out(tags_of(m), batch.num_rows, batch.nbytes)
+
+            ms = run_task(stage, instance, ctx, inbox, outbox, rendezvous, aborted, self._live, observe)
+            blocked = outbox.blocked_seconds if isinstance(outbox, RayOutbox) else 0.0
+            for m in ms:
+                ray_metrics.task_done(tags_of(m), max(0.0, m.self_seconds), blocked if m.path.startswith("send:") else 0.0)
         except BaseException as e:
             rec = error_record(e, stage.id, instance)
             rec["aborted"] = aborted.is_set() or isinstance(e, Aborted)
@@ -309,7 +330,19 @@ class Worker:
             return "aborted"
         except ConsumerDone:
             return "done"
+        spec = self._spec
+        if spec is not None:
+            ray_metrics.queue_depth(
+                spec.session, spec.query, spec.stage.id, spec.instance, edge_id, inbox.depths().get(edge_id, 0)
+            )
         return "aborted" if aborted.is_set() else "ok"
+
+    async def progress(self, job: str) -> dict[str, Any] | None:
+        """The running task's counters so far (``None`` if it runs another job)."""
+        if job != self.job:
+            return None
+        return {p: {"operator": m.operator, "rows_out": m.rows_out, "batches_out": m.batches_out,
+                    "rows_in": m.rows_in} for p, m in list(self._live.items())}
 
     async def abort(self, job: str) -> None:
         if job == self.job:
@@ -329,10 +362,12 @@ class CoordinatorActor:
     coroutines, not threads. Restarted by Ray if its process dies; its jobs then fail
     with :class:`UnknownJob` and are retried."""
 
-    def __init__(self, name: str = "coordinator") -> None:
+    def __init__(self, name: str = "coordinator", session: str = "") -> None:
         self.name = name
+        self.session = session
         self.c = Coordinator()
         self._events: dict[tuple[str, str], asyncio.Event] = {}
+        self._query: dict[str, str] = {}  # job -> query name, for metrics
 
     def __repr__(self) -> str:
         return f"Coordinator({self.name})"
@@ -346,13 +381,18 @@ class CoordinatorActor:
     async def info(self) -> dict[str, Any]:
         return {"name": self.name, "pid": os.getpid(), "threads": thread_count()}
 
-    async def register(self, job: str, morsels: dict[str, list[Any]]) -> None:
+    async def register(self, job: str, morsels: dict[str, list[Any]], query: str = "") -> None:
         self.c.open(job)
+        self._query[job] = query
         for key, ms in morsels.items():
             self.c.register(job, key, ms)
+            ray_metrics.morsels(self.session, query, key, 0, len(ms))
 
     async def next_morsels(self, job: str, key: str, n: int) -> list[Any]:
-        return self.c.next_morsels(job, key, n)
+        got = self.c.next_morsels(job, key, n)
+        left = self.c.progress(job).get(key, (0, 0))[0]
+        ray_metrics.morsels(self.session, self._query.get(job, ""), key, len(got), left)
+        return got
 
     async def progress(self, job: str) -> dict[str, tuple[int, int]]:
         return self.c.progress(job)
@@ -373,3 +413,4 @@ class CoordinatorActor:
         for k in [k for k in self._events if k[0] == job]:
             self._events.pop(k).set()
         self.c.finish(job)
+        self._query.pop(job, None)

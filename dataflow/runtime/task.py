@@ -88,8 +88,12 @@ class OperatorMetrics:
         }
 
 
+Observer = Callable[[OperatorMetrics, pa.RecordBatch], None]
+
+
 def _metered(
-    it: Iterator[pa.RecordBatch], m: OperatorMetrics, aborted: threading.Event | None = None
+    it: Iterator[pa.RecordBatch], m: OperatorMetrics, aborted: threading.Event | None = None,
+    observe: Observer | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Count what an operator yields, tag any exception with the operator's name, and
     stop between batches once the job is aborted (so even a long CPU-bound pipeline
@@ -114,6 +118,8 @@ def _metered(
         m.rows_out += batch.num_rows
         m.batches_out += 1
         m.bytes_out += batch.nbytes
+        if observe is not None:
+            observe(m, batch)
         yield batch
 
 
@@ -125,9 +131,13 @@ def run_task(
     outbox: Outbox,
     rendezvous: Callable[[str, int, pa.Table], pa.Table] | None = None,
     aborted: threading.Event | None = None,
+    live: dict[str, OperatorMetrics] | None = None,
+    observe: Observer | None = None,
 ) -> list[OperatorMetrics]:
-    """Run instance ``instance`` of ``stage`` to completion; return its metrics."""
-    metrics: dict[str, OperatorMetrics] = {}
+    """Run instance ``instance`` of ``stage`` to completion; return its metrics.
+    ``live`` (if given) is filled as the task runs, for progress reports read from
+    another thread; ``observe`` is called with every batch an operator yields."""
+    metrics: dict[str, OperatorMetrics] = live if live is not None else {}
 
     def build(node: PhysicalPlan, path: str) -> Iterator[pa.RecordBatch]:
         if path in stage.inputs:
@@ -139,21 +149,21 @@ def run_task(
                 src: Iterator[pa.RecordBatch] = merge_sorted(inbox.streams(edge.id), edge.order, schema)
             else:
                 src = inbox.stream(edge.id)
-            return _metered(src, m, aborted)
+            return _metered(src, m, aborted, observe)
         op = build_operator(node, ctx, node_id=path)
         kids = node.children()
         m = OperatorMetrics(stage.id, node.name, path, instance, children=[f"{path}.{i}" for i in range(len(kids))])
         metrics[path] = m
         inputs = [build(c, f"{path}.{i}") for i, c in enumerate(kids)]
-        return _metered(op.execute(inputs), m, aborted)
+        return _metered(op.execute(inputs), m, aborted, observe)
 
     out = build(stage.root, stage.root_path)
     assert stage.output is not None
     sender = OperatorMetrics(
         stage.id, f"Send({stage.output.mode})", "send:" + stage.output.id, instance, children=[stage.root_path]
     )
-    route(out, stage.output, instance, outbox, sender, rendezvous)
     metrics[sender.path] = sender
+    route(out, stage.output, instance, outbox, sender, rendezvous)
     for m in metrics.values():
         kids = [metrics[c] for c in m.children if c in metrics]
         if kids:
