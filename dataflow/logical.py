@@ -117,6 +117,9 @@ class Filter(LogicalNode):
     predicate: ExprNode
 
     def _schema(self) -> Schema:
+        from .compute import check_predicate
+
+        check_predicate(self.predicate, self.input.schema)  # type errors surface at planning
         return self.input.schema
 
     def describe(self) -> str:
@@ -189,6 +192,7 @@ class Join(LogicalNode):
         return self.replace(left=children[0], right=children[1])
 
     def _schema(self) -> Schema:
+        self._check_types()
         left = self.left.schema
         if self.how in ("semi", "anti"):
             return left
@@ -202,6 +206,17 @@ class Join(LogicalNode):
         if dup:
             raise ValueError(f"join output has duplicate column names {dup}")
         return left + right
+
+    def _check_types(self) -> None:
+        """Key pairs must compare and the condition be boolean (errors at planning)."""
+        from .compute import check_predicate
+        from .expr import Call
+
+        both = self.left.schema + self.right.schema
+        for a, b in zip(self.left_keys, self.right_keys, strict=True):
+            check_predicate(Call(fn="eq", args=(a, b)), both)
+        if self.condition is not None:
+            check_predicate(self.condition, both)
 
     def describe(self) -> str:
         on = " AND ".join(
