@@ -83,6 +83,10 @@ class ExprTypeError(PlanError, TypeError):
         self.expr = expr
 
 
+class UnionTypeError(PlanError, TypeError):
+    """The inputs of a UNION have a column whose types do not mix (a string and a number)."""
+
+
 class ArithmeticOverflowError(DataflowError, ArithmeticError):
     """An integer or decimal result does not fit its type (DuckDB raises too: "Overflow
     in addition of INT64"). Raised instead of a value that silently wrapped around."""

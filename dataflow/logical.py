@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from typing import Literal as _L
 from typing import Union as _Union
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic import Field as _PField
 
@@ -285,11 +286,32 @@ class Union(LogicalNode):
                 raise ValueError(
                     f"UNION inputs have {len(first)} and {len(other.schema)} columns; they must match"
                 )
+        for k, other in enumerate(self.inputs[1:], start=2):
+            for f, g in zip(first, other.schema, strict=True):
+                _check_union_column(f, g, k)
         nullable = [any(inp.schema[i].nullable for inp in self.inputs) for i in range(len(first))]
         return tuple(f.model_copy(update={"nullable": n}) for f, n in zip(first, nullable, strict=True))
 
     def describe(self) -> str:
         return "Union all"
+
+
+def _check_union_column(f: Field, g: Field, k: int) -> None:
+    """Input ``k``'s column ``g`` must cast to the first input's ``f`` (the union operator
+    casts every batch to the output schema): the same kind of type, or NULL."""
+    from .errors import UnionTypeError
+    from .kernels.values import is_numeric, is_string, is_temporal
+
+    a, b = f.arrow_type, g.arrow_type
+    if a == b or pa.types.is_null(a) or pa.types.is_null(b):
+        return
+    for same_kind in (is_numeric, is_string, is_temporal, pa.types.is_boolean):
+        if same_kind(a) and same_kind(b):
+            return
+    raise UnionTypeError(
+        f"UNION column {f.name!r} has type {f.type} in the first input and {g.type} in input {k}"
+        f" (column {g.name!r}); cast one of them"
+    )
 
 
 class Window(LogicalNode):

@@ -1,8 +1,9 @@
 """Decimal arithmetic with DuckDB's result precision and scale.
 
 ``+``/``-``: scale ``max(s1, s2)``, precision ``max(p1 - s1, p2 - s2) + scale + 1``;
-``*``: scale ``s1 + s2``, precision ``p1 + p2``; both capped at 38 digits, as DuckDB
-caps them, and a value that does not fit raises (DuckDB: "Overflow in addition of
+``*``: scale ``s1 + s2``, precision ``p1 + p2``, but 18 when both operands have at most
+18 digits and the scale is below 18 (DuckDB multiplies those in 64 bits); all capped
+at 38 digits, as DuckDB caps them, and a value that does not fit raises (DuckDB: "Overflow in addition of
 DECIMAL(38)"), never wraps. ``%`` keeps the common type of its operands.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ArithmeticOverflowError, UnsupportedError
+from ..errors import ArithmeticOverflowError, PlanError, UnsupportedError
 from ..types import retype_decimal
 from .values import MAX_DEC128, MAX_DEC256, Value, decimal_type, is_const, unify2
 
+_INT64_DIGITS = 18
 CHECKED = {"add": pc.add_checked, "subtract": pc.subtract_checked, "multiply": pc.multiply_checked}
 _OP_WORD = {"add": "addition", "subtract": "subtraction", "multiply": "multiplication"}
 
@@ -28,7 +30,16 @@ def decimal_result_type(op: str, a: pa.DataType, b: pa.DataType) -> pa.DataType:
     """DuckDB's result type of decimal ``a op b`` for ``op`` in add, subtract, multiply."""
     p1, s1, p2, s2 = a.precision, a.scale, b.precision, b.scale
     if op == "multiply":
-        return decimal_type(p1 + p2, s1 + s2)
+        scale, precision = s1 + s2, p1 + p2
+        if scale > MAX_DEC128:
+            raise PlanError(
+                f"needed scale {scale} to represent the product of {a} and {b} exactly, more than "
+                f"the maximum of {MAX_DEC128}; cast an operand to a smaller scale"
+            )
+        if precision > _INT64_DIGITS and max(p1, p2) <= _INT64_DIGITS and scale < _INT64_DIGITS:
+            # DuckDB multiplies two 64-bit decimals in 64 bits (checked): DECIMAL(18, s)
+            precision = _INT64_DIGITS
+        return decimal_type(precision, scale)
     scale = max(s1, s2)
     return decimal_type(max(p1 - s1, p2 - s2) + scale + 1, scale)
 
@@ -60,8 +71,8 @@ def decimal_arith(op: str, a: Value, b: Value) -> Value:
         if out.type == target:
             return out
         # a product of p1 and p2 digits has at most p1 + p2 digits, so narrowing Arrow's
-        # p1 + p2 + 1 to that is exact too
-        return retype_decimal(out, target, exact=op == "multiply" and p1 + p2 <= MAX_DEC128)
+        # p1 + p2 + 1 to that is exact too; narrower targets are checked value by value
+        return retype_decimal(out, target, exact=op == "multiply" and target.precision >= p1 + p2)
     except pa.ArrowInvalid as e:
         raise overflow(op, what) from e
 

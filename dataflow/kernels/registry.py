@@ -59,10 +59,11 @@ class ScalarFunction:
             return None
         return str(lo) if lo == hi else f"{lo} to {hi}" if hi is not None else f"at least {lo}"
 
-    def result_type(self, arg_types: list[pa.DataType]) -> pa.DataType:
-        """The result type for arguments of ``arg_types``: the kernel run on empty
-        arrays (raising its type errors), checked against ``returns`` if stated."""
-        out = self.impl([pa.array([], t) for t in arg_types], 0)
+    def result_type(self, args: list[pa.DataType | pa.Scalar]) -> pa.DataType:
+        """The result type for arguments of these types (or constants, for arguments
+        that must be constant, such as a date part): the kernel run on empty arrays
+        (raising its type errors), checked against ``returns`` if stated."""
+        out = self.impl([a if isinstance(a, pa.Scalar) else pa.array([], a) for a in args], 0)
         t = out.type
         if self.returns is not None and str(t) != self.returns:
             raise PlanError(f"{self.name} returned {t}, its rule says {self.returns}")

@@ -9,13 +9,14 @@ constants. ``regexp_extract`` gives ``''`` where nothing matches, as DuckDB does
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import PlanError, UnsupportedError
 from .registry import Kernel, scalar
-from .values import Value, cast_to, const_int, const_str, is_const, is_string, string_arg
+from .values import Value, cast_to, const_int, const_str, is_string, string_arg
 
 
 def _like(ignore_case: bool) -> Kernel:
@@ -175,7 +176,28 @@ def _pattern(v: Value, fn: str, ignore_case: bool) -> str | None:
     p = const_str(v, f"the pattern of {fn}()")
     if p is None:
         return None
-    return ("(?i)" if ignore_case else "") + p
+    p = ("(?i)" if ignore_case else "") + p
+    _check_regex(fn, p)
+    return p
+
+
+_PROBE = pa.array([""], pa.string())
+
+
+@lru_cache(maxsize=256)
+def _check_regex(fn: str, pattern: str) -> None:
+    """Compile ``pattern`` once (Arrow compiles lazily, so an empty batch at planning
+    would not): a bad pattern is an error at planning."""
+    _regex_call(fn, lambda: pc.match_substring_regex(_PROBE, pattern=pattern))
+
+
+@lru_cache(maxsize=256)
+def _has_group(pattern: str, group: int) -> bool:
+    try:
+        pc.replace_substring_regex(_PROBE, pattern=pattern, replacement=f"\\{group}", max_replacements=1)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _regex_call(fn: str, call: Callable[[], Value]) -> Value:
@@ -227,12 +249,9 @@ def _regexp_extract(args: list[Value], n: int) -> Value:
     flags, body = ("(?i)", p[4:]) if ignore_case else ("", p)
     # the first match of P is group 1 of ^.*?(P).*$ (lazy prefix: the leftmost start)
     whole = f"{flags}(?s:^.*?)({body})(?s:.*)$"
-    matched = _regex_call("regexp_extract", lambda: pc.match_substring_regex(x, pattern=p))
-    try:
-        picked = pc.replace_substring_regex(x, pattern=whole, replacement=f"\\{group + 1}", max_replacements=1)
-    except pa.ArrowInvalid:
+    if not _has_group(whole, group + 1):
         # a group the pattern does not have: DuckDB gives ''
-        if is_const(x):
-            return pa.scalar(None if not x.is_valid else "", pa.string())
         return pc.if_else(pc.is_valid(x), pa.scalar("", pa.string()), pa.scalar(None, pa.string()))
+    matched = pc.match_substring_regex(x, pattern=p)
+    picked = pc.replace_substring_regex(x, pattern=whole, replacement=f"\\{group + 1}", max_replacements=1)
     return pc.if_else(matched, picked, pa.scalar("", pa.string()))
