@@ -30,6 +30,7 @@ from .values import (
     is_temporal,
     null_as,
     null_mask,
+    to_float,
     to_numpy,
 )
 
@@ -61,7 +62,7 @@ def _arith(op: str) -> Kernel:
         if pa.types.is_null(ta):
             return pa.scalar(None, pa.int64())
         if pa.types.is_floating(ta) or pa.types.is_floating(tb):
-            return CHECKED[op](a.cast(pa.float64()), b.cast(pa.float64()))
+            return CHECKED[op](to_float(a), to_float(b))
         if pa.types.is_decimal(ta) or pa.types.is_decimal(tb):
             return decimal_arith(op, as_decimal(a), as_decimal(b))
         return _int64(op, a, b)
@@ -88,8 +89,7 @@ def _divide(args: list[Value], n: int) -> Value:
     a, b = _numeric_operands("divide", *args)
     if pa.types.is_null(a.type):
         return pa.scalar(None, pa.float64())
-    a, b = a.cast(pa.float64()), b.cast(pa.float64())
-    return pc.divide(a, zero_to_null(b))
+    return pc.divide(to_float(a), zero_to_null(to_float(b)))
 
 
 @scalar("modulo", 2, "arithmetic", sql=("mod",), nulls="maybe")
@@ -100,7 +100,7 @@ def _modulo(args: list[Value], n: int) -> Value:
     if pa.types.is_null(ta):
         return pa.scalar(None, pa.int64())
     if pa.types.is_floating(ta) or pa.types.is_floating(tb):
-        a, b = a.cast(pa.float64()), b.cast(pa.float64())
+        a, b = to_float(a), to_float(b)
         (xa, xb), const = align([a, zero_to_null(b)], n)
         mask = null_mask([xa, xb])
         with np.errstate(all="ignore"):
@@ -110,6 +110,8 @@ def _modulo(args: list[Value], n: int) -> Value:
     if pa.types.is_decimal(ta) or pa.types.is_decimal(tb):
         return decimal_modulo(a, b, zero_to_null)
     a, b = a.cast(pa.int64()), zero_to_null(b.cast(pa.int64()))
+    # x % -1 is 0 like x % 1, and -2^63 / -1 would overflow (silently, in Arrow's divide)
+    b = pc.if_else(pc.equal(b, -1), pa.scalar(1, pa.int64()), b)
     q = pc.divide(a, b)  # integer division truncates toward zero
     return pc.subtract(a, pc.multiply(q, b))
 

@@ -81,6 +81,14 @@ def null_mask(arrays: Sequence[pa.Array]) -> np.ndarray | None:
     return mask
 
 
+def to_float(v: Value) -> Value:
+    """``v`` as float64. Integers beyond 2^53 round to the nearest double, as in DuckDB
+    (Arrow's safe cast would refuse them)."""
+    if pa.types.is_float64(v.type):
+        return v
+    return pc.cast(v, pa.float64(), safe=not pa.types.is_integer(v.type))
+
+
 def null_as(v: Value, t: pa.DataType) -> Value:
     """A NULL-typed value (an untyped NULL literal) as type ``t``."""
     return v.cast(t) if pa.types.is_null(v.type) and not pa.types.is_null(t) else v
@@ -210,6 +218,8 @@ def cast_to(v: Value, target: pa.DataType) -> Value:
             return v.cast(target)
         if pa.types.is_decimal(target) and pa.types.is_integer(src):
             return int_to_decimal(v, target)
+        if pa.types.is_float64(target) and pa.types.is_integer(src):
+            return to_float(v)
         if pa.types.is_decimal(target) and is_string(src):
             return _string_to_decimal(v, target)
         if pa.types.is_integer(target) and pa.types.is_floating(src):
@@ -292,7 +302,7 @@ def numeric_arg(v: Value, fn: str) -> Value:
 
 def float_arg(v: Value, fn: str) -> Value:
     """A number argument as float64 (DuckDB's math functions take DOUBLE)."""
-    return numeric_arg(v, fn).cast(pa.float64())
+    return to_float(numeric_arg(v, fn))
 
 
 def temporal_arg(v: Value, fn: str) -> Value:
