@@ -26,6 +26,7 @@ naming the expression.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import pyarrow as pa
@@ -50,13 +51,15 @@ from .kernels.comparison import EQ
 from .kernels.udf import Udf, call_udf, get_udf, register_udf
 from .kernels.values import ARROW_ERRORS as _ARROW_ERRORS
 from .kernels.values import MAX_DEC128 as _MAX_DEC128
-from .kernels.values import Value, align, bool_arg, broadcast, cast, is_const, unify
+from .kernels.values import Value, align, bool_arg, broadcast, cast_to, coerce, is_const, unify
 from .kernels.values import is_numeric as _is_numeric
 from .physical import AggSpec, WindowSpec, partial_columns
-from .types import Field, Schema, normalize_type, parse_type, schema_to_arrow, type_name
+from .types import Field, Schema, normalize_type, parse_type, resolve_type_name, schema_to_arrow, type_name
 
 __all__ = [
-    "Udf", "aggregate_result_type", "aggregate_state_fields", "check_predicate", "evaluate", "evaluate_predicate",
+    "Compiled", "Udf", "aggregate_result_type", "aggregate_state_fields", "check_predicate", "compile_expr",
+    "compile_predicate",
+    "evaluate", "evaluate_predicate",
     "get_udf", "infer_aggregate_field", "infer_field", "infer_window_field", "register_udf",
     "window_fields",
 ]
@@ -82,20 +85,30 @@ def evaluate(node: ExprNode, batch: pa.RecordBatch) -> pa.Array:
 
 def evaluate_predicate(node: ExprNode, batch: pa.RecordBatch) -> pa.BooleanArray:
     """Evaluate a filter predicate: a boolean array without NULLs (NULL counts as false)."""
-    try:
-        value = _eval(node, batch)
-    except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
-        raise PlanError(f"cannot evaluate {display(node)}: {e}") from e
-    n = batch.num_rows
-    if pa.types.is_null(value.type):
-        return pa.repeat(pa.scalar(False), n)
-    if not pa.types.is_boolean(value.type):
-        raise PlanError(f"a predicate must be boolean, but {display(node)} is {value.type}")
-    if isinstance(value, pa.Scalar):
-        return pa.repeat(pa.scalar(bool(value.is_valid and value.as_py())), n)
-    if value.null_count:
-        value = pc.fill_null(value, False)
-    return value
+    return compile_predicate(node)(batch)
+
+
+def compile_predicate(node: ExprNode) -> Callable[[pa.RecordBatch], pa.BooleanArray]:
+    """:func:`evaluate_predicate` compiled once (see :func:`compile_expr`)."""
+    run = compile_expr(node)
+
+    def predicate(batch: pa.RecordBatch) -> pa.BooleanArray:
+        try:
+            value = run(batch)
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise PlanError(f"cannot evaluate {display(node)}: {e}") from e
+        n = batch.num_rows
+        if pa.types.is_null(value.type):
+            return pa.repeat(pa.scalar(False), n)
+        if not pa.types.is_boolean(value.type):
+            raise PlanError(f"a predicate must be boolean, but {display(node)} is {value.type}")
+        if isinstance(value, pa.Scalar):
+            return pa.repeat(pa.scalar(bool(value.is_valid and value.as_py())), n)
+        if value.null_count:
+            value = pc.fill_null(value, False)
+        return value
+
+    return predicate
 
 
 def infer_field(node: ExprNode, schema: Schema, name: str) -> Field:
@@ -251,26 +264,39 @@ def window_fields(funcs: tuple[WindowSpec, ...], schema: Schema) -> Schema:
 
 
 # ---------------------------------------------------------------------------------------
-# The evaluator
+# The evaluator: expressions compiled once into closures over batches
+
+# A compiled expression: one batch in, its value out (a scalar for a constant).
+Compiled = Callable[[pa.RecordBatch], Value]
 
 
-def _eval(node: ExprNode, batch: pa.RecordBatch) -> Value:
+def compile_expr(node: ExprNode) -> Compiled:
+    """Compile ``node`` once into a function of a batch, as DataFusion's
+    ``create_physical_expr`` does: literals become Arrow scalars, calls are bound to
+    their kernel (arity checked), cast targets parsed, an IN list's value set built,
+    and each column's index found on the first batch (and again only if a batch comes
+    with another schema). Operators compile their expressions when they start, so none
+    of this is redone per batch; :func:`evaluate` compiles and runs in one go.
+
+    >>> import pyarrow as pa
+    >>> from dataflow.expr import col
+    >>> f = compile_expr((col("a") + 1).node)
+    >>> f(pa.record_batch({"a": [1, 2]})).to_pylist()
+    [2, 3]
+    """
     if isinstance(node, ColumnRef):
-        return _column(node.name, batch)
+        return _compile_column(node.name)
     if isinstance(node, Literal):
-        return _literal(node)
+        value = _literal(node)
+        return lambda batch: value
     if isinstance(node, Call):
-        args = [_eval(a, batch) for a in node.args]
-        return _call(node, args, batch.num_rows)
-    try:
-        if isinstance(node, Case):
-            return _case(node, batch)
-        if isinstance(node, Cast):
-            return cast(_eval(node.expr, batch), node.to)
-        if isinstance(node, InList):
-            return _in_list(node, batch)
-    except ExprTypeError as e:
-        raise _located(e, node) from None
+        return _compile_call(node)
+    if isinstance(node, Case):
+        return _located_errors(_compile_case(node), node)
+    if isinstance(node, Cast):
+        return _located_errors(_compile_cast(node), node)
+    if isinstance(node, InList):
+        return _located_errors(_compile_in_list(node), node)
     if isinstance(node, (AggCall, WindowCall)):
         what = "aggregate" if isinstance(node, AggCall) else "window function"
         raise PlanError(
@@ -280,36 +306,80 @@ def _eval(node: ExprNode, batch: pa.RecordBatch) -> Value:
     raise PlanError(f"unknown expression node {node!r}")
 
 
+def _eval(node: ExprNode, batch: pa.RecordBatch) -> Value:
+    return compile_expr(node)(batch)
+
+
 def _located(e: ExprTypeError, node: ExprNode) -> ExprTypeError:
     """``e`` naming the innermost expression it happened in."""
     return e if e.expr is not None else ExprTypeError(e.reason, display(node))
 
 
-def _call(node: Call, args: list[Value], n: int) -> Value:
+def _located_errors(run: Compiled, node: ExprNode) -> Compiled:
+    def located(batch: pa.RecordBatch) -> Value:
+        try:
+            return run(batch)
+        except ExprTypeError as e:
+            raise _located(e, node) from None
+
+    return located
+
+
+def _compile_column(name: str) -> Compiled:
+    bound: list[tuple[pa.Schema, int, pa.DataType | None]] = []  # (schema, index, cast to)
+
+    def column(batch: pa.RecordBatch) -> Value:
+        schema = batch.schema
+        if not bound or bound[0][0] is not schema:
+            idx = schema.get_all_field_indices(name)
+            if not idx:
+                raise UnknownColumnError(name, schema.names)
+            if len(idx) > 1:
+                raise AmbiguousColumnError(name, [f"{name} (column {i + 1})" for i in idx])
+            t = schema.field(idx[0]).type
+            nt = normalize_type(t)
+            bound[:] = [(schema, idx[0], None if nt == t else nt)]
+        _, i, to = bound[0]
+        arr = batch.column(i)
+        return arr if to is None else arr.cast(to)
+
+    return column
+
+
+def _compile_call(node: Call) -> Compiled:
     fn = node.fn
-    try:
-        if fn.startswith("udf:"):
-            return call_udf(fn[4:], args, n)
+    kids = [compile_expr(a) for a in node.args]
+    if fn.startswith("udf:"):
+        name = fn[4:]
+
+        def impl(args: list[Value], n: int) -> Value:
+            return call_udf(name, args, n)
+    else:
         spec = lookup(fn)
         if spec is None:
             raise PlanError(f"unknown function {fn!r}")
-        want = spec.check_arity(len(args))
+        want = spec.check_arity(len(kids))
         if want is not None:
-            raise PlanError(f"{fn} takes {want} arguments, got {len(args)}: {display(node)}")
-        return spec.impl(args, n)
-    except ExprTypeError as e:
-        raise _located(e, node) from None
+            raise PlanError(f"{fn} takes {want} arguments, got {len(kids)}: {display(node)}")
+        impl = spec.impl
+
+    def call(batch: pa.RecordBatch) -> Value:
+        args = [k(batch) for k in kids]
+        try:
+            return impl(args, batch.num_rows)
+        except ExprTypeError as e:
+            raise _located(e, node) from None
+
+    return call
 
 
-def _column(name: str, batch: pa.RecordBatch) -> pa.Array:
-    idx = batch.schema.get_all_field_indices(name)
-    if not idx:
-        raise UnknownColumnError(name, batch.schema.names)
-    if len(idx) > 1:
-        raise AmbiguousColumnError(name, [f"{name} (column {i + 1})" for i in idx])
-    arr = batch.column(idx[0])
-    t = normalize_type(arr.type)
-    return arr if t == arr.type else arr.cast(t)
+def _compile_cast(node: Cast) -> Compiled:
+    inner = compile_expr(node.expr)
+    try:
+        target = normalize_type(parse_type(resolve_type_name(node.to)))
+    except ValueError as e:
+        raise PlanError(f"cannot cast to {node.to!r}: {e}") from e
+    return lambda batch: cast_to(inner(batch), target)
 
 
 def _literal(node: Literal) -> pa.Scalar:
@@ -361,47 +431,65 @@ def _nullable(node: ExprNode, fields: dict[str, Field]) -> bool:
 # CASE and IN
 
 
-def _case(node: Case, batch: pa.RecordBatch) -> Value:
-    n = batch.num_rows
-    conds = [bool_arg(_eval(c, batch), "CASE WHEN") for c, _ in node.whens]
-    values = [_eval(v, batch) for _, v in node.whens]
+def _compile_case(node: Case) -> Compiled:
+    conds = [compile_expr(c) for c, _ in node.whens]
+    values = [compile_expr(v) for _, v in node.whens]
     if node.otherwise is not None:
-        values.append(_eval(node.otherwise, batch))
-    values = unify(values)
-    t = values[0].type
-    if pa.types.is_null(t):
-        return pa.scalar(None)
-    # a NULL condition is not taken
-    cond_arrays = [pc.fill_null(c, False) if c.null_count else c for c in (broadcast(c, n) for c in conds)]
-    struct = pa.StructArray.from_arrays(cond_arrays, names=[f"c{i}" for i in range(len(conds))])
-    return pc.case_when(struct, *values)
+        values.append(compile_expr(node.otherwise))
+    names = [f"c{i}" for i in range(len(conds))]
+
+    def case(batch: pa.RecordBatch) -> Value:
+        n = batch.num_rows
+        cs = [bool_arg(c(batch), "CASE WHEN") for c in conds]
+        vs = unify([v(batch) for v in values])
+        if pa.types.is_null(vs[0].type):
+            return pa.scalar(None)
+        # a NULL condition is not taken
+        arrays = [pc.fill_null(c, False) if c.null_count else c for c in (broadcast(c, n) for c in cs)]
+        return pc.case_when(pa.StructArray.from_arrays(arrays, names=names), *vs)
+
+    return case
 
 
-
-def _in_list(node: InList, batch: pa.RecordBatch) -> Value:
+def _compile_in_list(node: InList) -> Compiled:
     """``x [NOT] IN (...)``: TRUE on a match; NULL if x is NULL or if nothing matches and
-    the list holds a NULL; else FALSE. NOT IN is the three-valued negation."""
-    n = batch.num_rows
-    x = _eval(node.expr, batch)
-    values = [_eval(v, batch) for v in node.values]
-    if not values:
-        return pa.scalar(node.negated)
-    x, *values = unify([x, *values])
-    if pa.types.is_null(x.type):
-        return pa.scalar(None, pa.bool_())
-    if all(is_const(v) for v in values):
-        present = [v for v in values if v.is_valid]
-        has_null = len(present) < len(values)
+    the list holds a NULL; else FALSE. NOT IN is the three-valued negation. A list of
+    constants becomes one value set, built on the first batch (it needs the type of x)
+    and kept for the next ones of the same type."""
+    x_of = compile_expr(node.expr)
+    values_of = [compile_expr(v) for v in node.values]
+    negated = node.negated
+    if not values_of:
+        return lambda batch: pa.scalar(negated)
+    constant = all(isinstance(v, Literal) for v in node.values)
+    sets: dict[tuple[pa.DataType, bool], tuple[pa.DataType, pa.Array, bool]] = {}
+
+    def in_list(batch: pa.RecordBatch) -> Value:
+        n = batch.num_rows
+        x = x_of(batch)
+        key = (x.type, is_const(x))
+        if constant and key in sets:
+            t, value_set, has_null = sets[key]
+            x = coerce(x, t)
+        else:
+            x, *values = unify([x, *(v(batch) for v in values_of)])
+            t = x.type
+            if pa.types.is_null(t):
+                return pa.scalar(None, pa.bool_())
+            if not constant:
+                out = None
+                for v in values:
+                    eq = EQ([x, v], n)
+                    out = eq if out is None else pc.or_kleene(out, eq)
+                return pc.invert(out) if negated else out
+            present = [v for v in values if v.is_valid]
+            value_set, has_null = pa.array([v.as_py() for v in present], type=t), len(present) < len(values)
+            sets[key] = (t, value_set, has_null)
         (xa,), const = align([x], n)
-        value_set = pa.array([v.as_py() for v in present], type=x.type)
         match = pc.is_in(xa, value_set=value_set, skip_nulls=True)
         known = pc.invert(pc.is_null(xa)) if not has_null else pa.scalar(False)
         out = pc.if_else(pc.or_(match, known), match, pa.scalar(None, pa.bool_()))
         out = out[0] if const else out
-    else:
-        out = None
-        for v in values:
-            eq = EQ([x, v], n)
-            out = eq if out is None else pc.or_kleene(out, eq)
-    return pc.invert(out) if node.negated else out
+        return pc.invert(out) if negated else out
 
+    return in_list
