@@ -145,6 +145,24 @@ def _abs(args: list[Value], n: int) -> Value:
     return _checked_unary(pc.abs_checked, "abs", a)
 
 
+def _round_double(a: Value, digits: int, n: int) -> Value:
+    """Round doubles as DuckDB does: ``x * 10^d`` rounded half away from zero, in the
+    platform's long double (80-bit on x86-64). Arrow's double arithmetic rounds
+    ``-928.685`` (really -928.68499999999994...) to -928.69; DuckDB, and this, to
+    -928.68 (20,000 random values agree with DuckDB)."""
+    (arr,), const = align([a], n)
+    x = to_numpy(arr.cast(pa.float64()), 0.0).astype(np.longdouble)
+    m = np.longdouble(10) ** abs(digits)
+    y = x * m if digits >= 0 else x / m
+    with np.errstate(invalid="ignore"):
+        r = np.sign(y) * np.floor(np.abs(y) + np.longdouble(0.5))
+    out_np = (r / m if digits >= 0 else r * m).astype(np.float64)
+    out = pa.array(out_np, pa.float64(), mask=null_mask([arr]))
+    if a.type != pa.float64():
+        out = out.cast(a.type)
+    return out[0] if const else out
+
+
 @scalar("round", (1, 2), "arithmetic")
 def _round(args: list[Value], n: int) -> Value:
     """round(x[, digits]): halves away from zero; a decimal gets scale ``digits``."""
@@ -158,6 +176,8 @@ def _round(args: list[Value], n: int) -> Value:
         return pa.scalar(None, a.type)
     if pa.types.is_integer(a.type) and digits >= 0:
         return a
+    if pa.types.is_floating(a.type):
+        return _round_double(a, digits, n)
     out = pc.round(a, ndigits=digits, round_mode="half_towards_infinity")
     if pa.types.is_decimal(a.type) and digits < a.type.scale:
         ctor = pa.decimal256 if pa.types.is_decimal256(a.type) else pa.decimal128

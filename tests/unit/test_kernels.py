@@ -9,6 +9,7 @@ import math
 from decimal import Decimal as D
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -440,3 +441,17 @@ def test_compiled_call_is_bound_at_compile_time() -> None:
     with pytest.raises(ExprTypeError, match="upper expects a string, got int64: in upper"):
         compile_expr(F.call("upper", col("n")).node)(pa.record_batch({"n": [1]}))
     assert f(pa.record_batch({"s": ["x"]})).to_pylist() == ["x"]
+
+
+def test_round_of_doubles_matches_duckdb(session) -> None:
+    # -928.685 is really -928.68499999999994...: DuckDB rounds it to -928.68 (it
+    # computes x * 10^d in long double); Arrow's double arithmetic would give -928.69
+    rng = np.random.default_rng(5)
+    xs = np.array([round(float(v), int(d)) for v, d in zip(rng.uniform(-1000, 1000, 5000), rng.integers(0, 7, 5000))])
+    xs = np.concatenate([xs, [2.675, 1.005, 0.5, 1.5, 2.5, -0.5, -2.5, 0.125, -928.685, 1e300, -1e-300]])
+    table = pa.table({"x": xs, "f": pa.array(xs, pa.float64()).cast(pa.float32())})
+    session.register("rounds", table)
+    c = duckdb.connect()
+    c.register("rounds", table)
+    sql = "select round(x, 2), round(x), round(x, -1), round(x, 5), round(f, 1) from rounds"
+    _assert_rows_equal(session.sql(sql).to_arrow(), _duck(c, sql))
