@@ -447,7 +447,8 @@ def test_round_of_doubles_matches_duckdb(session) -> None:
     # -928.685 is really -928.68499999999994...: DuckDB rounds it to -928.68 (it
     # computes x * 10^d in long double); Arrow's double arithmetic would give -928.69
     rng = np.random.default_rng(5)
-    xs = np.array([round(float(v), int(d)) for v, d in zip(rng.uniform(-1000, 1000, 5000), rng.integers(0, 7, 5000))])
+    values, digits = rng.uniform(-1000, 1000, 5000), rng.integers(0, 7, 5000)
+    xs = np.array([round(float(v), int(d)) for v, d in zip(values, digits, strict=True)])
     xs = np.concatenate([xs, [2.675, 1.005, 0.5, 1.5, 2.5, -0.5, -2.5, 0.125, -928.685, 1e300, -1e-300]])
     table = pa.table({"x": xs, "f": pa.array(xs, pa.float64()).cast(pa.float32())})
     session.register("rounds", table)
