@@ -112,7 +112,7 @@ def _date_part(kernel: Callable[[Value], Value], fn: str) -> Kernel:
     def impl(args: list[Value], n: int) -> Value:
         d = args[0]
         if pa.types.is_null(d.type):
-            return pa.scalar(None, pa.int64())
+            return pa.scalar(None, pa.float64() if fn == "epoch" else pa.int64())
         return kernel(temporal_arg(d, fn))
 
     impl.__doc__ = f"The {fn} of a date or timestamp."
@@ -123,6 +123,55 @@ scalar("year", 1, "dates")(_date_part(pc.year, "year"))
 scalar("month", 1, "dates")(_date_part(pc.month, "month"))
 scalar("day", 1, "dates", sql=("day", "dayofmonth", "day_of_month"))(_date_part(pc.day, "day"))
 scalar("quarter", 1, "dates")(_date_part(pc.quarter, "quarter"))
+
+
+def _clock(kernel: Callable[[Value], Value]) -> Callable[[Value], Value]:
+    """A time-of-day part: a date is a timestamp at midnight."""
+    return lambda v: kernel(_as_timestamp(v))
+
+
+def _seconds(v: Value) -> Value:
+    return pc.second(_as_timestamp(v))
+
+
+def _millis(v: Value) -> Value:
+    # DuckDB: the seconds too, in milliseconds (12.345 s -> 12345)
+    ts = _as_timestamp(v)
+    return pc.add(pc.multiply(pc.second(ts), 1000), pc.millisecond(ts))
+
+
+def _micros(v: Value) -> Value:
+    ts = _as_timestamp(v)
+    ms = pc.add(pc.multiply(pc.second(ts), 1000), pc.millisecond(ts))
+    return pc.add(pc.multiply(ms, 1000), pc.microsecond(ts))
+
+
+def _epoch(v: Value) -> Value:
+    """Seconds since 1970-01-01 as a double."""
+    ts = _as_timestamp(v)
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[ts.type.unit]
+    ticks = ts.cast(pa.timestamp(ts.type.unit)).cast(pa.int64())
+    return pc.divide(ticks.cast(pa.float64()), float(per_second))
+
+
+def _yearweek(v: Value) -> Value:
+    return pc.add(pc.multiply(pc.iso_year(v), 100), pc.iso_week(v))
+
+
+for _name, _sql, _kernel in (
+    ("hour", ("hour",), _clock(pc.hour)),
+    ("minute", ("minute",), _clock(pc.minute)),
+    ("second", ("second",), _seconds),
+    ("millisecond", ("millisecond",), _millis),
+    ("microsecond", ("microsecond",), _micros),
+    ("dayofweek", ("dayofweek", "day_of_week"), lambda v: pc.day_of_week(v, count_from_zero=True, week_start=7)),
+    ("isodow", ("isodow", "dayofweek_iso"), lambda v: pc.day_of_week(v, count_from_zero=False, week_start=1)),
+    ("dayofyear", ("dayofyear", "day_of_year"), pc.day_of_year),
+    ("week", ("week", "weekofyear", "week_of_year"), pc.iso_week),
+    ("yearweek", ("yearweek",), _yearweek),
+):
+    scalar(_name, 1, "dates", sql=_sql)(_date_part(_kernel, _name))
+scalar("epoch", 1, "dates", sql=("epoch", "time_to_unix"), returns="double")(_date_part(_epoch, "epoch"))
 
 
 # -- date_trunc and date_diff ----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Math functions over doubles, as DuckDB computes them: ``sqrt``, ``exp``, ``ln``,
-``log`` (base 10, or ``log(b, x)`` base ``b``), ``log10``, ``log2``, ``power``/``pow``.
+"""Math functions, as DuckDB computes them: ``sqrt``, ``exp``, ``ln``, ``log`` (base
+10, or ``log(b, x)`` base ``b``), ``log10``, ``log2``, ``power``/``pow`` over doubles;
+``ceil``, ``floor``, ``trunc`` and ``sign``.
 
 Arguments of any numeric type become float64 and the result is a double. Like DuckDB,
 a value outside a function's domain gives NaN or an infinity, not an error:
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .registry import Kernel, scalar
-from .values import Value, float_arg
+from .values import Value, float_arg, numeric_arg, to_float
 
 
 def _unary(kernel: Callable[[Value], Value], fn: str) -> Kernel:
@@ -45,3 +47,40 @@ def _power(args: list[Value], n: int) -> Value:
     """power(x, y): ``x`` to the ``y``, as doubles."""
     x, y = float_arg(args[0], "power"), float_arg(args[1], "power")
     return pc.power(x, y)
+
+
+def _to_integer_decimal(kernel: Callable[[Value], Value], fn: str) -> Kernel:
+    """ceil/floor/trunc: doubles stay doubles, decimal(p, s) becomes decimal(p, 0), as
+    DuckDB types them; integers become doubles for ceil and floor (DuckDB's choice)
+    and stay as they are for trunc."""
+
+    def impl(args: list[Value], n: int) -> Value:
+        x = numeric_arg(args[0], fn)
+        t = x.type
+        if pa.types.is_null(t):
+            return pa.scalar(None, pa.float64())
+        if pa.types.is_decimal(t):
+            # one more digit while rounding (ceil(9.99) is 10.00, too wide for decimal(3, 2))
+            wide = pa.decimal256 if pa.types.is_decimal256(t) or t.precision >= 38 else pa.decimal128
+            ctor = pa.decimal256 if pa.types.is_decimal256(t) else pa.decimal128
+            return kernel(x.cast(wide(t.precision + 1, t.scale))).cast(ctor(t.precision, 0))
+        if pa.types.is_integer(t):
+            return x if fn == "trunc" else to_float(x)
+        return kernel(to_float(x))
+
+    impl.__doc__ = f"{fn}(x)"
+    return impl
+
+
+scalar("ceil", 1, "math", sql=("ceil", "ceiling"))(_to_integer_decimal(pc.ceil, "ceil"))
+scalar("floor", 1, "math")(_to_integer_decimal(pc.floor, "floor"))
+scalar("trunc", 1, "math")(_to_integer_decimal(pc.trunc, "trunc"))
+
+
+@scalar("sign", 1, "math", returns="int8")
+def _sign(args: list[Value], n: int) -> Value:
+    """sign(x): -1, 0 or 1, as a TINYINT."""
+    x = numeric_arg(args[0], "sign")
+    if pa.types.is_null(x.type):
+        return pa.scalar(None, pa.int8())
+    return pc.sign(to_float(x) if pa.types.is_decimal(x.type) else x).cast(pa.int8())

@@ -70,16 +70,26 @@ _AGGREGATES: dict[type, str] = {
     exp.Max: "max",
     exp.Count: "count",
 }
+# EXTRACT(part FROM x) / date_part('part', x): the date part, and the function that gives it
 _DATE_PARTS = {
-    "year": "year",
-    "years": "year",
-    "month": "month",
-    "months": "month",
-    "day": "day",
-    "days": "day",
-    "quarter": "quarter",
-    "quarters": "quarter",
+    **{a: "year" for a in ("year", "years", "y", "yr", "yrs", "yyyy")},
+    **{a: "month" for a in ("month", "months", "mon", "mons")},
+    **{a: "day" for a in ("day", "days", "d", "dayofmonth")},
+    **{a: "quarter" for a in ("quarter", "quarters", "q")},
+    **{a: "hour" for a in ("hour", "hours", "h", "hr", "hrs")},
+    **{a: "minute" for a in ("minute", "minutes", "min", "mins", "m")},
+    **{a: "second" for a in ("second", "seconds", "sec", "secs", "s")},
+    **{a: "millisecond" for a in ("millisecond", "milliseconds", "ms", "msec", "msecs")},
+    **{a: "microsecond" for a in ("microsecond", "microseconds", "us", "usec", "usecs")},
+    **{a: "dayofweek" for a in ("dow", "dayofweek", "weekday")},
+    "isodow": "isodow",
+    **{a: "dayofyear" for a in ("doy", "dayofyear")},
+    **{a: "week" for a in ("week", "weeks", "w", "weekofyear")},
+    "yearweek": "yearweek",
+    "epoch": "epoch",
 }
+_PART_NAMES = "year, quarter, month, week, day, dow, isodow, doy, hour, minute, second, millisecond, microsecond, epoch"
+
 _WINDOW_RANKING: dict[type, str] = {
     exp.RowNumber: "row_number",
     exp.Rank: "rank",
@@ -398,9 +408,7 @@ class ExprTranslator:
     def _t_Extract(self, node: exp.Extract) -> ExprNode:
         part = node.this.name.lower()
         if part not in _DATE_PARTS:
-            raise UnsupportedError(
-                f"EXTRACT({part.upper()} FROM ...): only YEAR, QUARTER, MONTH and DAY are supported"
-            )
+            raise UnsupportedError(f"EXTRACT({part.upper()} FROM ...) is not supported; parts: {_PART_NAMES}")
         return Call(fn=_DATE_PARTS[part], args=(self.translate(node.expression),))
 
     def _t_Substring(self, node: exp.Substring) -> ExprNode:
@@ -429,9 +437,7 @@ class ExprTranslator:
         if name in ("date_part", "datepart") and len(args) == 2 and isinstance(args[0], exp.Literal):
             part = args[0].this.lower()
             if part not in _DATE_PARTS:
-                raise UnsupportedError(
-                    f"date_part('{part}', ...): only year, quarter, month and day are supported"
-                )
+                raise UnsupportedError(f"date_part('{part}', ...) is not supported; parts: {_PART_NAMES}")
             return Call(fn=_DATE_PARTS[part], args=(self.translate(args[1]),))
         if name == "concat":
             # concat() skips NULLs (unlike ||, which gives NULL)

@@ -102,6 +102,12 @@ QUERIES = [
     " regexp_replace(s, '([a-z])([0-9])', '\\2\\1'), regexp_replace(s, 'B', 'y', 'gi') from t",
     "select regexp_extract(s, '[0-9]+'), regexp_extract(s, '([a-z]+)([0-9]+)', 2), regexp_extract(s, '(x)?(b)', 1),"
     " regexp_extract(s, 'L+', 0, 'i'), regexp_extract(s, '(a)', 3), regexp_extract(s, '.$') from t",
+    # date parts (EXTRACT, date_part and the functions), ceil/floor/trunc/sign
+    "select hour(ts), minute(ts), second(ts), millisecond(ts), microsecond(ts), dayofweek(ts), isodow(ts),"
+    " dayofyear(ts), week(ts), yearweek(ts), epoch(ts), epoch(d), extract(dow from d), extract(hour from ts),"
+    " date_part('doy', d), extract(epoch from ts), date_part('week', d), hour(d) from t",
+    "select ceil(m), floor(m), trunc(m), ceil(x), floor(x), trunc(x), ceil(n), floor(n), trunc(n), sign(n),"
+    " sign(x), sign(m), ceiling(x), ceil(null) from t",
     # existing functions through the registry's SQL names
     "select upper(s), lcase(s), len(s), abs(n), round(x, 1), nullif(n, 4), ifnull(n, 0), mod(b, 3) from t",
     # casts in every spelling
@@ -120,7 +126,8 @@ def test_sql_matches_duckdb(session, con, sql: str) -> None:
 
 def test_result_types_match_duckdb(session, con) -> None:
     sql = ("select sqrt(n), date_trunc('month', d), date_diff('day', d, d), strpos(s, 'a'), regexp_matches(s, 'a'),"
-           " regexp_extract(s, 'a'), greatest(m, m), m + m, m * m, m - n, x / n from t")
+           " regexp_extract(s, 'a'), greatest(m, m), m + m, m * m, m - n, x / n, ceil(m), floor(n), trunc(b),"
+           " sign(x), hour(ts), epoch(d), dayofweek(d) from t")
     got = session.sql(sql).to_arrow().schema
     want = _duck(con, sql).schema
     assert [f.type for f in got] == [f.type for f in want]
