@@ -220,6 +220,10 @@ def cast_to(v: Value, target: pa.DataType) -> Value:
             return int_to_decimal(v, target)
         if pa.types.is_float64(target) and pa.types.is_integer(src):
             return to_float(v)
+        if pa.types.is_floating(src) and pa.types.is_string(target):
+            # (float32: DuckDB's shortest digits differ from Arrow's for some large whole
+            # numbers at a rounding tie, e.g. 39059072.0 where Arrow finds 39059070)
+            return float_to_string(v)
         if pa.types.is_decimal(target) and is_string(src):
             return _string_to_decimal(v, target)
         if pa.types.is_integer(target) and pa.types.is_floating(src):
@@ -237,6 +241,53 @@ def cast_to(v: Value, target: pa.DataType) -> Value:
     except ARROW_ERRORS as e:
         what = repr(v.as_py()) if is_const(v) else f"a value of type {src}"
         raise PlanError(f"cannot cast {what} to {target}: {e}") from e
+
+
+_NUMBER = r"^(?P<sign>-?)(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?(?:e\+?(?P<exp>-?[0-9]+))?$"
+
+
+def float_to_string(v: Value) -> Value:
+    """Doubles as text the way DuckDB prints them (which is Python's ``repr``): the
+    shortest digits that round-trip, fixed notation for exponents -4 to 15 with at least
+    one decimal (``524.0``, ``1000000000000000.0``), else ``1e-05``, ``1e+16``. Arrow finds
+    the same digits but lays them out otherwise (``524``, ``1e+15``, ``0.00001``); this
+    re-lays them out with string kernels, one pass per exponent present."""
+    const = is_const(v)
+    arrow = broadcast(v, 1).cast(pa.string()) if const else v.cast(pa.string())
+    parts = pc.extract_regex(arrow, pattern=_NUMBER)  # NULL for nan, inf, -inf (kept as Arrow prints them)
+    sign = pc.struct_field(parts, "sign")
+    whole, frac = pc.struct_field(parts, "int"), pc.struct_field(parts, "frac")
+    exp = pc.cast(pc.if_else(pc.equal(pc.struct_field(parts, "exp"), ""), "0", pc.struct_field(parts, "exp")), pa.int64())
+    digits = pc.binary_join_element_wise(whole, frac, "")
+    stripped = pc.utf8_ltrim(digits, characters="0")
+    lead = pc.subtract(pc.utf8_length(digits), pc.utf8_length(stripped))
+    d = pc.utf8_rtrim(stripped, characters="0")  # the significant digits
+    e = pc.add(pc.subtract(pc.subtract(pc.utf8_length(whole), 1), lead), exp).cast(pa.int64())
+    # scientific: d.ddde+XX
+    mantissa = pc.if_else(
+        pc.greater(pc.utf8_length(d), 1),
+        pc.binary_join_element_wise(pc.utf8_slice_codeunits(d, 0, 1), pc.utf8_slice_codeunits(d, 1), "."),
+        d,
+    )
+    exp_text = pc.utf8_lpad(pc.cast(pc.abs(e), pa.string()), width=2, padding="0")
+    sci = pc.binary_join_element_wise(
+        sign, mantissa, pc.if_else(pc.less(e, 0), "e-", "e+"), exp_text, ""
+    )
+    out = sci
+    padded = pc.binary_join_element_wise(d, "0" * 16, "")
+    for k in pc.unique(pc.filter(e, pc.and_(pc.greater_equal(e, -4), pc.less(e, 16)))).to_pylist():
+        if k >= 0:
+            head = pc.utf8_slice_codeunits(padded, 0, k + 1)
+            tail = pc.utf8_slice_codeunits(d, k + 1)
+            tail = pc.if_else(pc.equal(tail, ""), "0", tail)
+            fixed = pc.binary_join_element_wise(sign, head, ".", tail, "")
+        else:
+            fixed = pc.binary_join_element_wise(sign, "0." + "0" * (-k - 1), d, "")
+        out = pc.if_else(pc.equal(e, k), fixed, out)
+    zero = pc.binary_join_element_wise(sign, "0.0", "")
+    out = pc.if_else(pc.equal(d, ""), zero, out)
+    out = pc.coalesce(out, arrow)  # nan, inf
+    return out[0] if const else out
 
 
 def _string_to_decimal(v: Value, target: pa.DataType) -> Value:

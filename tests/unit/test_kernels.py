@@ -463,3 +463,19 @@ def test_round_of_doubles_matches_duckdb(session) -> None:
     c.register("rounds", table)
     sql = "select round(x, 2), round(x), round(x, -1), round(x, 5), round(f, 1) from rounds"
     _assert_rows_equal(session.sql(sql).to_arrow(), _duck(c, sql))
+
+
+def test_doubles_print_as_duckdb_prints_them(session) -> None:
+    # DuckDB prints 524.0, 1000000000000000.0, 1e-05, 1e+16 (Python's repr); Arrow's
+    # cast alone gives 524, 1e+15, 0.00001
+    rng = np.random.default_rng(7)
+    special = [0.0, -0.0, 1.0, 524.0, 1e15, 1e16, 0.1, 1e-4, 1e-5, 1e-7, 0.000123, 2.0**53, 5e-324,
+               1.7976931348623157e308, 1 / 3, 999999999999999.9, float("nan"), float("inf"), -float("inf")]
+    xs = np.concatenate([special, rng.uniform(-1, 1, 3000) * 10.0 ** rng.integers(-30, 30, 3000),
+                         rng.integers(-(10**6), 10**6, 500).astype(np.float64)])
+    table = pa.table({"x": xs})
+    session.register("doubles", table)
+    c = duckdb.connect()
+    c.register("doubles", table)
+    sql = "select cast(x as varchar), x || '!' from doubles"
+    _assert_rows_equal(session.sql(sql).to_arrow(), _duck(c, sql))
