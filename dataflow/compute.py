@@ -5,7 +5,9 @@ of a batch; :func:`evaluate_predicate` does the same for filters (NULL counts as
 false). Everything is vectorized with ``pyarrow.compute`` (and numpy where Arrow has
 no kernel); no function loops over rows in Python. The scalar functions themselves
 live in :mod:`dataflow.kernels`, one module per family, in one registry; this module
-walks the expression tree, and evaluates the nodes that are not calls (CASE, CAST, IN).
+compiles an expression tree once into closures (:func:`compile_expr`: columns bound,
+kernels looked up, IN value sets built) and evaluates the nodes that are not calls
+(CASE, CAST, IN).
 
 The semantics follow DuckDB: mixed-type arithmetic and comparisons unify their
 operands first, decimals keep exact precision and scale, ``/`` divides as doubles,
@@ -48,6 +50,7 @@ from .expr import (
 )
 from .kernels import lookup
 from .kernels.comparison import EQ
+from .kernels.registry import Kernel
 from .kernels.udf import Udf, call_udf, get_udf, register_udf
 from .kernels.values import ARROW_ERRORS as _ARROW_ERRORS
 from .kernels.values import MAX_DEC128 as _MAX_DEC128
@@ -58,10 +61,8 @@ from .types import Field, Schema, normalize_type, parse_type, resolve_type_name,
 
 __all__ = [
     "Compiled", "Udf", "aggregate_result_type", "aggregate_state_fields", "check_predicate", "compile_expr",
-    "compile_predicate",
-    "evaluate", "evaluate_predicate",
-    "get_udf", "infer_aggregate_field", "infer_field", "infer_window_field", "register_udf",
-    "window_fields",
+    "compile_predicate", "evaluate", "evaluate_predicate", "get_udf", "infer_aggregate_field", "infer_field",
+    "infer_window_field", "register_udf", "window_fields",
 ]
 
 _RANKING = frozenset({"row_number", "rank", "dense_rank"})
@@ -349,6 +350,7 @@ def _compile_column(name: str) -> Compiled:
 def _compile_call(node: Call) -> Compiled:
     fn = node.fn
     kids = [compile_expr(a) for a in node.args]
+    impl: Kernel
     if fn.startswith("udf:"):
         name = fn[4:]
 

@@ -481,7 +481,7 @@ class ExprTranslator:
             raise UnsupportedError("strpos()/instr() with a start position is not supported")
         return self._call("strpos", node.this, node.args["substr"])
 
-    def _part(self, node: exp.Expression) -> ExprNode:
+    def _part(self, node: exp.Func) -> ExprNode:
         unit = node.args.get("unit")
         if unit is None:
             raise PlanError(f"{_written_name(node)}() needs a date part, as in date_diff('day', a, b)")
