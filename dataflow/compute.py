@@ -464,14 +464,14 @@ def _compile_in_list(node: InList) -> Compiled:
     if not values_of:
         return lambda batch: pa.scalar(negated)
     constant = all(isinstance(v, Literal) for v in node.values)
-    sets: dict[tuple[pa.DataType, bool], tuple[pa.DataType, pa.Array, bool]] = {}
+    sets: dict[tuple[pa.DataType, bool], tuple[pa.DataType, pa.Array, bool, bool]] = {}
 
     def in_list(batch: pa.RecordBatch) -> Value:
         n = batch.num_rows
         x = x_of(batch)
         key = (x.type, is_const(x))
         if constant and key in sets:
-            t, value_set, has_null = sets[key]
+            t, value_set, has_null, has_nan = sets[key]
             x = coerce(x, t)
         else:
             x, *values = unify([x, *(v(batch) for v in values_of)])
@@ -486,9 +486,12 @@ def _compile_in_list(node: InList) -> Compiled:
                 return pc.invert(out) if negated else out
             present = [v for v in values if v.is_valid]
             value_set, has_null = pa.array([v.as_py() for v in present], type=t), len(present) < len(values)
-            sets[key] = (t, value_set, has_null)
+            has_nan = pa.types.is_floating(t) and bool(pc.any(pc.is_nan(value_set)).as_py())
+            sets[key] = (t, value_set, has_null, has_nan)
         (xa,), const = align([x], n)
         match = pc.is_in(xa, value_set=value_set, skip_nulls=True)
+        if has_nan:
+            match = pc.or_(match, pc.is_nan(xa))  # NaN IN (NaN) is true in DuckDB
         known = pc.invert(pc.is_null(xa)) if not has_null else pa.scalar(False)
         out = pc.if_else(pc.or_(match, known), match, pa.scalar(None, pa.bool_()))
         out = out[0] if const else out

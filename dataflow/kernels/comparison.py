@@ -1,7 +1,8 @@
 """Comparisons and logic: ``= <> < <= > >=``, BETWEEN, AND/OR/NOT, IS [NOT] NULL.
 
-Operands unify first (:func:`dataflow.kernels.values.supertype`); AND, OR and NOT use
-SQL's three-valued logic (Kleene).
+Operands unify first (:func:`dataflow.kernels.values.supertype`); doubles compare as
+DuckDB's do (NaN equals NaN and sorts above every number); AND, OR and NOT use SQL's
+three-valued logic (Kleene).
 """
 
 from __future__ import annotations
@@ -18,6 +19,36 @@ from .values import Value, bool_arg, unify2
 _SYMBOL = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
+def _nan(v: Value) -> Value | None:
+    """is_nan of a float value; None for a constant that is not NaN (nothing to do)."""
+    if isinstance(v, pa.Scalar) and not (v.is_valid and v.as_py() != v.as_py()):
+        return None
+    return pc.is_nan(v)
+
+
+def _nan_aware(symbol: str, kernel: Callable[[Value, Value], Value], a: Value, b: Value) -> Value:
+    """Compare doubles as DuckDB does: NaN equals NaN and is greater than every other
+    value (IEEE comparisons, Arrow's, make every comparison with NaN false). NULLs stay
+    NULL: the corrections combine with ``or_``/``and_``, which give NULL for NULL."""
+    out = kernel(a, b)
+    na, nb = _nan(a), _nan(b)
+    if na is None and nb is None:
+        return out
+    false = pa.scalar(False)
+    na = false if na is None else na
+    nb = false if nb is None else nb
+    if symbol in ("=", "<>"):
+        fix = pc.and_(na, nb)
+        return pc.or_(out, fix) if symbol == "=" else pc.and_(out, pc.invert(fix))
+    if symbol == "<":
+        return pc.or_(out, pc.and_(pc.invert(na), nb))
+    if symbol == "<=":
+        return pc.or_(out, nb)
+    if symbol == ">":
+        return pc.or_(out, pc.and_(na, pc.invert(nb)))
+    return pc.or_(out, na)  # >=
+
+
 def compare(kernel: Callable[[Value, Value], Value], symbol: str = "=") -> Kernel:
     """A comparison kernel: unify the operands, then compare (NULL-typed gives NULL)."""
 
@@ -29,6 +60,8 @@ def compare(kernel: Callable[[Value, Value], Value], symbol: str = "=") -> Kerne
             raise ExprTypeError(f"cannot compare {a.type} with {b.type}; cast one side explicitly") from e
         if pa.types.is_null(a.type):
             return pa.scalar(None, pa.bool_())
+        if pa.types.is_floating(a.type):
+            return _nan_aware(symbol, kernel, a, b)
         return kernel(a, b)
 
     impl.__doc__ = f"``a {symbol} b``"

@@ -54,9 +54,17 @@ def _extreme(kernel, fn: str):  # type: ignore[no-untyped-def]
         if len(vals) == 1:
             return vals[0]
         try:
-            return kernel(*vals, skip_nulls=True)
+            out = kernel(*vals, skip_nulls=True)
         except pa.ArrowNotImplementedError as e:
             raise ExprTypeError(f"{fn} is not defined for values of type {t}") from e
+        if fn == "greatest" and pa.types.is_floating(t):
+            # DuckDB: NaN is greater than every number (Arrow skips it)
+            nan = None
+            for v in vals:
+                isnan = pc.fill_null(pc.is_nan(v), False)
+                nan = isnan if nan is None else pc.or_(nan, isnan)
+            out = pc.if_else(nan, pa.scalar(float("nan"), t), out)
+        return out
 
     impl.__doc__ = f"The {'largest' if fn == 'greatest' else 'smallest'} argument that is not NULL."
     return impl

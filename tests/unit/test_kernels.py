@@ -479,3 +479,18 @@ def test_doubles_print_as_duckdb_prints_them(session) -> None:
     c.register("doubles", table)
     sql = "select cast(x as varchar), x || '!' from doubles"
     _assert_rows_equal(session.sql(sql).to_arrow(), _duck(c, sql))
+
+
+def test_nan_compares_as_in_duckdb(session) -> None:
+    # DuckDB: NaN = NaN, and NaN is greater than every number (IEEE: every comparison false)
+    table = pa.table({"x": [float("nan"), 1.0, float("inf"), None, -0.0, -float("inf")],
+                      "y": [float("nan"), float("nan"), 2.0, float("nan"), 0.0, None]})
+    session.register("nans", table)
+    c = duckdb.connect()
+    c.register("nans", table)
+    sql = ("select x = y, x <> y, x < y, x <= y, x > y, x >= y, x = 'nan'::double, x > 1e308,"
+           " x in (1.0, 'nan'::double), x not in (2.0, 'nan'::double), greatest(x, y), least(x, y),"
+           " greatest(x, 1.0), x between 0 and y from nans")
+    _assert_rows_equal(session.sql(sql).to_arrow(), _duck(c, sql))
+    got = session.sql("select x from nans where x > 100 order by x").to_arrow()
+    assert [v for v in got.column(0).to_pylist() if v == v] == [float("inf")] and got.num_rows == 2
