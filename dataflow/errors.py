@@ -76,6 +76,26 @@ class PlanError(DataflowError):
     """An invalid plan (a type mismatch, a bad argument, a failed plan check)."""
 
 
+class ExprTypeError(PlanError, TypeError):
+    """A type error in an expression, found at planning: an operator or function applied
+    to values of the wrong types. ``expr`` is the expression (as SQL-like text) once the
+    evaluator knows it; the message names it and the types involved."""
+
+    def __init__(self, message: str, expr: str | None = None) -> None:
+        super().__init__(message if expr is None else f"{message}: in {expr}")
+        self.reason = message
+        self.expr = expr
+
+
+class UnionTypeError(PlanError, TypeError):
+    """The inputs of a UNION have a column whose types do not mix (a string and a number)."""
+
+
+class ArithmeticOverflowError(DataflowError, ArithmeticError):
+    """An integer or decimal result does not fit its type (DuckDB raises too: "Overflow
+    in addition of INT64"). Raised instead of a value that silently wrapped around."""
+
+
 class ExecutionError(DataflowError):
     """An exception inside an operator instance, re-raised in the caller. Names the
     stage, operator and instance, and carries the original traceback text."""

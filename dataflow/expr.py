@@ -18,24 +18,11 @@ from typing import Literal as _L
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The scalar functions that ``Call.fn`` may name; ``dataflow.compute`` implements each.
-SCALAR_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        # arithmetic
-        "add", "subtract", "multiply", "divide", "modulo", "negate", "abs", "round",
-        # comparison
-        "eq", "ne", "lt", "le", "gt", "ge", "between",
-        # boolean (SQL three-valued logic)
-        "and", "or", "not",
-        # nulls
-        "is_null", "is_not_null", "coalesce", "nullif",
-        # strings
-        "like", "ilike", "substring", "upper", "lower", "length", "concat",
-        "starts_with", "ends_with", "contains", "trim", "ltrim", "rtrim", "replace",
-        # dates: extract, and date +/- interval
-        "year", "month", "day", "quarter", "add_days", "add_months",
-    }
-)
+from .kernels import names as _scalar_names
+
+# The scalar functions that ``Call.fn`` may name: every function of the registry in
+# :mod:`dataflow.kernels` (one entry per function: kernel, arity, type, SQL names).
+SCALAR_FUNCTIONS: frozenset[str] = _scalar_names()
 
 AGGREGATE_FUNCTIONS: frozenset[str] = frozenset({"count", "count_star", "sum", "avg", "min", "max"})
 
@@ -556,9 +543,15 @@ class Expr:
         return self._call("like", pattern)
 
     def cast(self, to: str | Any) -> Expr:
-        from .types import type_name
+        """``CAST(x AS to)``: ``to`` is an Arrow type, or its name in Arrow's or SQL's
+        spelling (``"float64"``, ``"double"``, ``"int"``, ``"varchar"``, ``"decimal(10,2)"``)."""
+        from .errors import PlanError
+        from .types import resolve_type_name, type_name
 
-        name = to if isinstance(to, str) else type_name(to)
+        try:
+            name = resolve_type_name(to) if isinstance(to, str) else type_name(to)
+        except ValueError as e:
+            raise PlanError(f"cannot cast {display(self.node)}: {e}") from None
         return Expr(Cast(expr=self.node, to=name))
 
     # strings

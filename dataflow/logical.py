@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from typing import Literal as _L
 from typing import Union as _Union
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic import Field as _PField
 
@@ -136,6 +137,9 @@ class Filter(LogicalNode):
     predicate: ExprNode
 
     def _schema(self) -> Schema:
+        from .compute import check_predicate
+
+        check_predicate(self.predicate, self.input.schema)  # type errors surface at planning
         return self.input.schema
 
     def describe(self) -> str:
@@ -208,6 +212,7 @@ class Join(LogicalNode):
         return self.replace(left=children[0], right=children[1])
 
     def _schema(self) -> Schema:
+        self._check_types()
         left = self.left.schema
         if self.how in ("semi", "anti"):
             return left
@@ -221,6 +226,17 @@ class Join(LogicalNode):
         if dup:
             raise ValueError(f"join output has duplicate column names {dup}")
         return left + right
+
+    def _check_types(self) -> None:
+        """Key pairs must compare and the condition be boolean (errors at planning)."""
+        from .compute import check_predicate
+        from .expr import Call
+
+        both = self.left.schema + self.right.schema
+        for a, b in zip(self.left_keys, self.right_keys, strict=True):
+            check_predicate(Call(fn="eq", args=(a, b)), both)
+        if self.condition is not None:
+            check_predicate(self.condition, both)
 
     def describe(self) -> str:
         on = " AND ".join(
@@ -289,11 +305,32 @@ class Union(LogicalNode):
                 raise ValueError(
                     f"UNION inputs have {len(first)} and {len(other.schema)} columns; they must match"
                 )
+        for k, other in enumerate(self.inputs[1:], start=2):
+            for f, g in zip(first, other.schema, strict=True):
+                _check_union_column(f, g, k)
         nullable = [any(inp.schema[i].nullable for inp in self.inputs) for i in range(len(first))]
         return tuple(f.model_copy(update={"nullable": n}) for f, n in zip(first, nullable, strict=True))
 
     def describe(self) -> str:
         return "Union all"
+
+
+def _check_union_column(f: Field, g: Field, k: int) -> None:
+    """Input ``k``'s column ``g`` must cast to the first input's ``f`` (the union operator
+    casts every batch to the output schema): the same kind of type, or NULL."""
+    from .errors import UnionTypeError
+    from .kernels.values import is_numeric, is_string, is_temporal
+
+    a, b = f.arrow_type, g.arrow_type
+    if a == b or pa.types.is_null(a) or pa.types.is_null(b):
+        return
+    for same_kind in (is_numeric, is_string, is_temporal, pa.types.is_boolean):
+        if same_kind(a) and same_kind(b):
+            return
+    raise UnionTypeError(
+        f"UNION column {f.name!r} has type {f.type} in the first input and {g.type} in input {k}"
+        f" (column {g.name!r}); cast one of them"
+    )
 
 
 class Window(LogicalNode):

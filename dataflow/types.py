@@ -54,6 +54,56 @@ def parse_type(name: str) -> pa.DataType:
     raise ValueError(f"unsupported data type {name!r}")
 
 
+# Other spellings of types (lower case), SQL's and Arrow's constructor names: what a
+# user writes in ``cast("float64")`` or ``CAST(x AS REAL)``.
+_SPELLINGS: dict[str, str] = {
+    "boolean": "bool", "logical": "bool",
+    "tinyint": "int8", "smallint": "int16", "int2": "int16", "short": "int16",
+    "int": "int32", "integer": "int32", "int4": "int32", "signed": "int32",
+    "bigint": "int64", "long": "int64",
+    "utinyint": "uint8", "usmallint": "uint16", "uinteger": "uint32", "uint": "uint32", "ubigint": "uint64",
+    "float16": "halffloat", "float32": "float", "real": "float", "float4": "float",
+    "float64": "double", "float8": "double", "double precision": "double",
+    "varchar": "string", "text": "string", "char": "string", "bpchar": "string", "str": "string",
+    "utf8": "string", "large_utf8": "string", "nvarchar": "string",
+    "date": "date32[day]", "date32": "date32[day]", "date64": "date64[ms]",
+    "timestamp": "timestamp[us]", "datetime": "timestamp[us]",
+    "timestamp_s": "timestamp[s]", "timestamp_ms": "timestamp[ms]", "timestamp_ns": "timestamp[ns]",
+    "blob": "binary", "bytea": "binary", "varbinary": "binary",
+    "decimal": "decimal128(18, 3)", "numeric": "decimal128(18, 3)",
+}
+_DECIMAL_SPELLING = re.compile(r"(?:decimal|numeric|decimal128|decimal256)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+_SIZED_STRING = re.compile(r"(?:varchar|char|text|string)\s*\(\s*\d+\s*\)")
+
+
+def resolve_type_name(spelling: str) -> str:
+    """The engine's type name for a type written as Arrow prints it (``"int64"``,
+    ``"decimal128(15, 2)"``), as Arrow's constructors are named (``"float64"``) or as
+    SQL spells it (``"double"``, ``"integer"``, ``"varchar"``, ``"decimal(10,2)"``).
+    Raises ValueError naming the accepted spellings."""
+    text = " ".join(spelling.strip().split())
+    try:
+        parse_type(text)
+        return text
+    except ValueError:
+        pass
+    low = text.lower()
+    if low in _SIMPLE:
+        return low
+    if low in _SPELLINGS:
+        return _SPELLINGS[low]
+    if m := _DECIMAL_SPELLING.fullmatch(low):
+        precision, scale = int(m.group(1)), int(m.group(2) or 0)
+        if not 1 <= precision <= 76 or scale > precision:
+            raise ValueError(f"invalid decimal precision and scale in {spelling!r}")
+        width = 128 if precision <= 38 and not low.startswith("decimal256") else 256
+        return f"decimal{width}({precision}, {scale})"
+    if _SIZED_STRING.fullmatch(low):
+        return "string"
+    known = ", ".join(sorted({*_SIMPLE, *_SPELLINGS, "decimal(p, s)"}))
+    raise ValueError(f"unknown type {spelling!r}; known types: {known}")
+
+
 def type_name(t: pa.DataType) -> str:
     """The name of an Arrow type, the inverse of :func:`parse_type`."""
     name = str(t)

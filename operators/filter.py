@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from dataflow.compute import evaluate_predicate
+from dataflow.compute import compile_predicate
 
 from ._util import conform_batch
 from .base import Operator
@@ -17,11 +17,11 @@ class Filter(Operator):
     results are not emitted."""
 
     def execute(self, inputs: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
-        pred = self.node.predicate
+        pred = compile_predicate(self.node.predicate)  # once per instance, not per batch
         for batch in inputs[0]:
             if not batch.num_rows:
                 continue
-            mask = evaluate_predicate(pred, batch)
+            mask = pred(batch)
             out = batch.filter(mask)
             if out.num_rows:
                 yield conform_batch(out, self.schema)

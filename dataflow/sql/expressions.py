@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from .. import kernels
 from ..errors import PlanError, UnknownColumnError, UnsupportedError, near_matches
 from ..expr import (
     AggCall,
@@ -38,6 +39,8 @@ from ..expr import (
     WindowCall,
     literal,
 )
+from ..kernels.udf import find_udf, udf_names
+from ..types import resolve_type_name
 from .scope import Scope
 
 # What ``on_subquery`` receives: the kind ("scalar", "exists", "in"), the query's
@@ -60,40 +63,6 @@ _ARITHMETIC: dict[type, str] = {
     exp.Div: "divide",
     exp.Mod: "modulo",
 }
-# Scalar functions by their lower-case SQL name, and the engine function each becomes.
-_FUNCTIONS: dict[str, str] = {
-    "upper": "upper",
-    "ucase": "upper",
-    "lower": "lower",
-    "lcase": "lower",
-    "length": "length",
-    "len": "length",
-    "strlen": "length",
-    "char_length": "length",
-    "character_length": "length",
-    "abs": "abs",
-    "round": "round",
-    "coalesce": "coalesce",
-    "ifnull": "coalesce",
-    "nullif": "nullif",
-    "concat": "concat",
-    "starts_with": "starts_with",
-    "prefix": "starts_with",
-    "ends_with": "ends_with",
-    "suffix": "ends_with",
-    "contains": "contains",
-    "trim": "trim",
-    "ltrim": "ltrim",
-    "rtrim": "rtrim",
-    "replace": "replace",
-    "year": "year",
-    "month": "month",
-    "day": "day",
-    "dayofmonth": "day",
-    "quarter": "quarter",
-    "substring": "substring",
-    "substr": "substring",
-}
 _AGGREGATES: dict[type, str] = {
     exp.Sum: "sum",
     exp.Avg: "avg",
@@ -101,16 +70,26 @@ _AGGREGATES: dict[type, str] = {
     exp.Max: "max",
     exp.Count: "count",
 }
+# EXTRACT(part FROM x) / date_part('part', x): the date part, and the function that gives it
 _DATE_PARTS = {
-    "year": "year",
-    "years": "year",
-    "month": "month",
-    "months": "month",
-    "day": "day",
-    "days": "day",
-    "quarter": "quarter",
-    "quarters": "quarter",
+    **{a: "year" for a in ("year", "years", "y", "yr", "yrs", "yyyy")},
+    **{a: "month" for a in ("month", "months", "mon", "mons")},
+    **{a: "day" for a in ("day", "days", "d", "dayofmonth")},
+    **{a: "quarter" for a in ("quarter", "quarters", "q")},
+    **{a: "hour" for a in ("hour", "hours", "h", "hr", "hrs")},
+    **{a: "minute" for a in ("minute", "minutes", "min", "mins", "m")},
+    **{a: "second" for a in ("second", "seconds", "sec", "secs", "s")},
+    **{a: "millisecond" for a in ("millisecond", "milliseconds", "ms", "msec", "msecs")},
+    **{a: "microsecond" for a in ("microsecond", "microseconds", "us", "usec", "usecs")},
+    **{a: "dayofweek" for a in ("dow", "dayofweek", "weekday")},
+    "isodow": "isodow",
+    **{a: "dayofyear" for a in ("doy", "dayofyear")},
+    **{a: "week" for a in ("week", "weeks", "w", "weekofyear")},
+    "yearweek": "yearweek",
+    "epoch": "epoch",
 }
+_PART_NAMES = "year, quarter, month, week, day, dow, isodow, doy, hour, minute, second, millisecond, microsecond, epoch"
+
 _WINDOW_RANKING: dict[type, str] = {
     exp.RowNumber: "row_number",
     exp.Rank: "rank",
@@ -120,7 +99,9 @@ _INT = re.compile(r"\d+")
 
 
 def sql_type(dtype: exp.DataType) -> str:
-    """The Arrow type name for a SQL type in a CAST."""
+    """The Arrow type name for a SQL type in a CAST (DuckDB's names: ``INTEGER`` is
+    int32, ``REAL``/``FLOAT`` float32, ``INT8`` int64; Arrow's names such as
+    ``float64`` are accepted too, see :func:`dataflow.types.resolve_type_name`)."""
     t = dtype.this
     T = exp.DataType.Type
     simple = {
@@ -142,6 +123,10 @@ def sql_type(dtype: exp.DataType) -> str:
         T.NVARCHAR: "string",
         T.NCHAR: "string",
         T.TIMESTAMP: "timestamp[us]",
+        T.TIMESTAMPNTZ: "timestamp[us]",
+        T.DATETIME: "timestamp[us]",
+        T.VARBINARY: "binary",
+        T.BINARY: "binary",
     }
     if t in simple:
         return simple[t]
@@ -153,7 +138,12 @@ def sql_type(dtype: exp.DataType) -> str:
         if len(params) == 1:
             scale = 0
         return f"decimal128({precision}, {scale})"
-    raise UnsupportedError(f"the type {dtype.sql(dialect='duckdb')} in CAST is not supported")
+    written = dtype.args.get("kind") if t == T.USERDEFINED else None
+    text = str(written) if written else dtype.sql(dialect="duckdb")
+    try:
+        return resolve_type_name(text)
+    except ValueError:
+        raise UnsupportedError(f"the type {text} in CAST is not supported") from None
 
 
 def add_months(d: dt.date, months: int) -> dt.date:
@@ -418,9 +408,7 @@ class ExprTranslator:
     def _t_Extract(self, node: exp.Extract) -> ExprNode:
         part = node.this.name.lower()
         if part not in _DATE_PARTS:
-            raise UnsupportedError(
-                f"EXTRACT({part.upper()} FROM ...): only YEAR, QUARTER, MONTH and DAY are supported"
-            )
+            raise UnsupportedError(f"EXTRACT({part.upper()} FROM ...) is not supported; parts: {_PART_NAMES}")
         return Call(fn=_DATE_PARTS[part], args=(self.translate(node.expression),))
 
     def _t_Substring(self, node: exp.Substring) -> ExprNode:
@@ -449,22 +437,90 @@ class ExprTranslator:
         if name in ("date_part", "datepart") and len(args) == 2 and isinstance(args[0], exp.Literal):
             part = args[0].this.lower()
             if part not in _DATE_PARTS:
-                raise UnsupportedError(
-                    f"date_part('{part}', ...): only year, quarter, month and day are supported"
-                )
+                raise UnsupportedError(f"date_part('{part}', ...) is not supported; parts: {_PART_NAMES}")
             return Call(fn=_DATE_PARTS[part], args=(self.translate(args[1]),))
         if name == "concat":
             # concat() skips NULLs (unlike ||, which gives NULL)
             empty = Literal(value="", type="string")
             parts = [Call(fn="coalesce", args=(self.translate(a), empty)) for a in args]
             return Call(fn="concat", args=tuple(parts))
-        if name in _FUNCTIONS:
-            return Call(fn=_FUNCTIONS[name], args=tuple(self.translate(a) for a in args))
+        fn = kernels.by_sql_name(name)
+        if fn is not None:
+            return Call(fn=fn.name, args=tuple(self.translate(a) for a in args))
+        udf = find_udf(name)
+        if udf is not None:
+            return Call(fn=f"udf:{udf.name}", args=tuple(self.translate(a) for a in args))
         written = _written_name(node)
-        known = list(_FUNCTIONS) + ["count", "sum", "avg", "min", "max", "row_number", "rank", "dense_rank"]
+        known = [*kernels.sql_names(), *udf_names(), "count", "sum", "avg", "min", "max", "row_number", "rank",
+                 "dense_rank"]
         near = [n for n in near_matches(written, known) if n != written]
         hint = f"; did you mean {' or '.join(near)}?" if near else ""
         raise UnsupportedError(f"the function {written}() is not supported{hint}")
+
+    # -- functions sqlglot parses into nodes of their own (their arguments by role) -----
+
+    def _t_Log(self, node: exp.Log) -> ExprNode:
+        base, x = node.this, node.expression
+        if x is None:
+            return self._call("log", base)
+        if isinstance(base, exp.Literal) and not base.is_string and base.this in ("10", "2"):
+            return self._call(f"log{base.this}", x)  # log10(x), log2(x): exact kernels
+        return self._call("log", base, x)
+
+    def _t_Pow(self, node: exp.Pow) -> ExprNode:
+        return self._call("power", node.this, node.expression)
+
+    def _t_Greatest(self, node: exp.Greatest) -> ExprNode:
+        return self._call("greatest", node.this, *node.expressions)
+
+    def _t_Least(self, node: exp.Least) -> ExprNode:
+        return self._call("least", node.this, *node.expressions)
+
+    def _t_StrPosition(self, node: exp.StrPosition) -> ExprNode:
+        if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+            raise UnsupportedError("strpos()/instr() with a start position is not supported")
+        return self._call("strpos", node.this, node.args["substr"])
+
+    def _part(self, node: exp.Func) -> ExprNode:
+        unit = node.args.get("unit")
+        if unit is None:
+            raise PlanError(f"{_written_name(node)}() needs a date part, as in date_diff('day', a, b)")
+        if isinstance(unit, (exp.Var, exp.Literal)):
+            return Literal(value=unit.name.lower(), type="string")
+        return self.translate(unit)
+
+    def _t_TimestampTrunc(self, node: exp.TimestampTrunc) -> ExprNode:
+        return Call(fn="date_trunc", args=(self._part(node), self.translate(node.this)))
+
+    _t_DateTrunc = _t_TimestampTrunc
+
+    def _t_DateDiff(self, node: exp.DateDiff) -> ExprNode:
+        # sqlglot keeps date_diff(part, start, end) as this=end, expression=start
+        return Call(fn="date_diff", args=(self._part(node), self.translate(node.expression), self.translate(node.this)))
+
+    def _t_RegexpLike(self, node: exp.RegexpLike) -> ExprNode:
+        flag = node.args.get("flag")
+        return self._call("regexp_matches", node.this, node.expression, *([flag] if flag is not None else []))
+
+    def _t_RegexpReplace(self, node: exp.RegexpReplace) -> ExprNode:
+        if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+            raise UnsupportedError("regexp_replace() with a position or occurrence is not supported")
+        mods = node.args.get("modifiers")
+        return self._call(
+            "regexp_replace", node.this, node.expression, node.args["replacement"], *([mods] if mods is not None else [])
+        )
+
+    def _t_RegexpExtract(self, node: exp.RegexpExtract) -> ExprNode:
+        if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+            raise UnsupportedError("regexp_extract() with a position or occurrence is not supported")
+        group = node.args.get("group")
+        params = node.args.get("parameters")
+        args = [node.this, node.expression]
+        if group is not None or params is not None:
+            args.append(group if group is not None else exp.Literal.number(0))
+        if params is not None:
+            args.append(params)
+        return self._call("regexp_extract", *args)
 
     # -- aggregates and windows ----------------------------------------------------------
 

@@ -123,7 +123,7 @@ def test_ambiguous_column_names_the_candidates():
         ("insert into t values (1)", "INSERT statements"),
         ("select a from t; select a from u", "more than one statement"),
         ("select a // 2 from t", "integer division"),
-        ("select extract(hour from d) from t", "EXTRACT(HOUR"),
+        ("select extract(century from d) from t", "EXTRACT(CENTURY"),
         ("select a from t natural join u", "NATURAL JOIN"),
         (
             "select a from t where a in (select f from u where u.a = (select max(a) from v where v.f = t.a))",
