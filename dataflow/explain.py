@@ -187,7 +187,9 @@ def summarize(
         # a Send forwards its input's batches: its bytes are its input's bytes
         bytes_sent = sum(m.get("bytes_out", 0) for m in sends) or sum(m["bytes_out"] for m in roots)
         batches = sum(m.get("batches_out", 0) for m in sends) or sum(m["batches_out"] for m in roots)
-        st = EdgeStats(e, sum(m["rows_out"] for m in sends), batches, bytes_sent, max(blocked) if blocked else None)
+        st = EdgeStats(
+            e, sum(m["rows_out"] for m in sends), batches, bytes_sent, max(blocked) if blocked else None
+        )
         edges.append(st)
         by_edge[e.id] = st
     # a Send forwards its input's batches: where it reports no batches or bytes of
@@ -206,10 +208,16 @@ def summarize(
         feed = roots.get((m["stage"], m["instance"]), {}) if is_send and not m.get("batches_out") else m
         op.instances.append(
             InstanceStats(
-                instance=m["instance"], rows_in=m["rows_in"], rows_out=m["rows_out"],
-                batches=feed.get("batches_out", 0), bytes=feed.get("bytes_out", 0), seconds=m["seconds"],
-                self_seconds=m.get("self_seconds", m["seconds"]), wait_seconds=wait,
-                actor_id=m.get("actor_id"), node_id=m.get("node_id"),
+                instance=m["instance"],
+                rows_in=m["rows_in"],
+                rows_out=m["rows_out"],
+                batches=feed.get("batches_out", 0),
+                bytes=feed.get("bytes_out", 0),
+                seconds=m["seconds"],
+                self_seconds=m.get("self_seconds", m["seconds"]),
+                wait_seconds=wait,
+                actor_id=m.get("actor_id"),
+                node_id=m.get("node_id"),
             )
         )
     for op in groups.values():
@@ -219,7 +227,7 @@ def summarize(
             op.broadcast_to = edge.edge.consumers
             op.sent = (edge.rows, edge.batches, edge.bytes)
         if op.is_send and op.est_rows is None:
-            exch = nodes.get(op.path[len("send:"):])
+            exch = nodes.get(op.path[len("send:") :])
             op.est_rows = None if exch is None else exch.est_rows
     ops = sorted(groups.values(), key=lambda o: (o.stage, path_key(o.path)))
     return Analysis(graph, ops, edges, wall_seconds, list(attempts), list(notes))
@@ -264,8 +272,19 @@ HEADER = (
 )
 
 
-def _row(name: str, inst: str, est: str, i_rows: int, o_rows: int, batches: int, nbytes: int,
-         self_s: float | None, wait: float | None, sk_rows: str, sk_self: str) -> str:
+def _row(
+    name: str,
+    inst: str,
+    est: str,
+    i_rows: int,
+    o_rows: int,
+    batches: int,
+    nbytes: int,
+    self_s: float | None,
+    wait: float | None,
+    sk_rows: str,
+    sk_self: str,
+) -> str:
     return (
         f"  {name:<30} {inst:>4} {est:>11} {i_rows:>11,} {o_rows:>11,} {batches:>7,} {fmt_bytes(nbytes):>10} "
         f"{_s(self_s):>8} {_s(wait):>8} {sk_rows:>9} {sk_self:>9}"
@@ -280,7 +299,10 @@ def _attempts_text(a: Analysis) -> list[str]:
         how = "ok" if r.get("ok") else f"failed{' (lost ' + str(r['lost']) + ')' if r.get('lost') else ''}"
         parts.append(f"attempt {r.get('attempt')} {how} in {r.get('seconds', 0):.3f} s")
     retries = len(a.attempts) - 1
-    return [f"attempts: {len(a.attempts)} ({retries} {'retry' if retries == 1 else 'retries'}): " + "; ".join(parts)]
+    return [
+        f"attempts: {len(a.attempts)} ({retries} {'retry' if retries == 1 else 'retries'}): "
+        + "; ".join(parts)
+    ]
 
 
 def render_analysis(a: Analysis) -> str:
@@ -311,17 +333,40 @@ def render_analysis(a: Analysis) -> str:
             est = "" if op.est_rows is None else f"{op.est_rows:,.0f}"
             multi = len(op.instances) > 1
             lines.append(
-                _row(name, "all" if multi else str(op.instances[0].instance), est, op.rows_in, op.rows_out,
-                     op.batches, op.bytes, None if op.is_receive else op.self_seconds, op.wait_seconds,
-                     _x(op.skew_rows), _x(op.skew_self))
+                _row(
+                    name,
+                    "all" if multi else str(op.instances[0].instance),
+                    est,
+                    op.rows_in,
+                    op.rows_out,
+                    op.batches,
+                    op.bytes,
+                    None if op.is_receive else op.self_seconds,
+                    op.wait_seconds,
+                    _x(op.skew_rows),
+                    _x(op.skew_self),
+                )
             )
             if op.broadcast_to:
-                lines.append(f"  {'':<30} broadcast to {op.broadcast_to} instances: each received all {op.rows_out:,} rows")
+                lines.append(
+                    f"  {'':<30} broadcast to {op.broadcast_to} instances: each received all {op.rows_out:,} rows"
+                )
             if multi:
                 for i in op.instances:
                     where = f"  node {i.node_id[:8]}" if i.node_id else ""
-                    row = _row("", f"#{i.instance}", "", i.rows_in, i.rows_out, i.batches, i.bytes,
-                               None if op.is_receive else i.self_seconds, i.wait_seconds, "", "")
+                    row = _row(
+                        "",
+                        f"#{i.instance}",
+                        "",
+                        i.rows_in,
+                        i.rows_out,
+                        i.batches,
+                        i.bytes,
+                        None if op.is_receive else i.self_seconds,
+                        i.wait_seconds,
+                        "",
+                        "",
+                    )
                     lines.append(row.rstrip() + where)
     lines.append("Exchanges (rows and bytes sent, each row once):")
     for e in a.edges:
@@ -413,8 +458,13 @@ def render_svg(dot: str) -> str:
 FORMATS = ("text", "dot", "svg")
 
 
-def explain(df: Any, verbose: bool = False, analyze: bool = False, parallelism: int | None = None,
-            format: str = "text") -> str:  # noqa: A002
+def explain(
+    df: Any,
+    verbose: bool = False,
+    analyze: bool = False,
+    parallelism: int | None = None,
+    format: str = "text",
+) -> str:
     """What :meth:`dataflow.DataFrame.explain` returns (see there)."""
     import time
 
@@ -432,7 +482,9 @@ def explain(df: Any, verbose: bool = False, analyze: bool = False, parallelism: 
         wall = time.perf_counter() - t0
         # the Session may have planned again (fewer actors free): show the plan that ran
         opt, graph = job.optimized, job.graph
-        analysis = summarize(job.metrics(), graph, opt.physical, wall, getattr(job, "attempts", ()), job.notes)
+        analysis = summarize(
+            job.metrics(), graph, opt.physical, wall, getattr(job, "attempts", ()), job.notes
+        )
     else:
         opt = session.optimize(df.plan, parallelism)
         graph = session.stages(opt.physical)
@@ -461,6 +513,15 @@ def explain(df: Any, verbose: bool = False, analyze: bool = False, parallelism: 
 
 
 __all__ = [
-    "Analysis", "EdgeStats", "InstanceStats", "OperatorStats", "explain", "fmt_bytes", "render_analysis",
-    "render_svg", "skew", "summarize", "to_dot",
+    "Analysis",
+    "EdgeStats",
+    "InstanceStats",
+    "OperatorStats",
+    "explain",
+    "fmt_bytes",
+    "render_analysis",
+    "render_svg",
+    "skew",
+    "summarize",
+    "to_dot",
 ]
