@@ -401,12 +401,17 @@ def to_dot(graph: StageGraph, analysis: Analysis | None = None, name: str = "dat
         f"digraph {_q(name)} {{",
         "  rankdir=BT;",
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=10];',
+        '  graph [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
         '  result [shape=oval, label="result"];',
     ]
     for s in graph.stages:
         out.append(f"  subgraph cluster_s{s.id} {{")
-        out.append(f"    label={_q(f'Stage {s.id}: {s.dop} instance' + ('s' if s.dop != 1 else ''))};")
+        title = f"Stage {s.id}: {s.dop} instance" + ("s" if s.dop != 1 else "")
+        send = ops.get((s.id, "send:" + s.output.id)) if s.output is not None else None
+        if send is not None and len(send.instances) > 1:  # what each instance sent: the skew at a glance
+            title += "\n" + ", ".join(f"#{i.instance}: {i.rows_out:,} rows" for i in send.instances)
+        out.append(f"    label={_q(title)};")
         out.append('    style="rounded,filled"; fillcolor="#f3f6fa"; color="#8aa1bd";')
         for path, node in s.operators:
             label = _short(node.describe())

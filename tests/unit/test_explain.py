@@ -254,6 +254,12 @@ def test_dot_after_analyze_has_rows_and_bytes_on_every_exchange(session):
         assert rows == e.rows
         assert re.search(r"rows, \d+(\.\d)? (B|KiB|MiB|GiB)", label)
     assert "broadcast to 2 instances" in dot
+    # each stage's label lists what every instance sent (they add up to the exchange's rows)
+    for e in a.edges:
+        stage = e.edge.producer
+        m = re.search(rf'label="Stage {stage}: 2 instances\\n#0: ([\d,]+) rows, #1: ([\d,]+) rows"', dot)
+        assert m, stage
+        assert sum(int(x.replace(",", "")) for x in m.groups()) == e.rows
 
 
 def test_dot_escapes_quotes():
