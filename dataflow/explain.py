@@ -194,7 +194,7 @@ def summarize(
         by_edge[e.id] = st
     # a Send forwards its input's batches: where it reports no batches or bytes of
     # its own, its instance's figures are those of the stage root feeding it
-    roots = {(s.id, m["instance"]): m for s in graph.stages for m in _root_records(metrics, s)}
+    root_of = {(s.id, m["instance"]): m for s in graph.stages for m in _root_records(metrics, s)}
     groups: dict[tuple[int, str], OperatorStats] = {}
     for m in metrics:
         key = (m["stage"], m["path"])
@@ -205,7 +205,7 @@ def summarize(
             groups[key] = op
         is_send, is_receive = m["path"].startswith("send:"), m["operator"].startswith("Receive(")
         wait = m["seconds"] if is_receive else m.get("blocked_seconds") if is_send else None
-        feed = roots.get((m["stage"], m["instance"]), {}) if is_send and not m.get("batches_out") else m
+        feed = root_of.get((m["stage"], m["instance"]), {}) if is_send and not m.get("batches_out") else m
         op.instances.append(
             InstanceStats(
                 instance=m["instance"],
