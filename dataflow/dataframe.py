@@ -392,7 +392,7 @@ class DataFrame:
         verbose: bool = False,
         analyze: bool = False,
         parallelism: int | None = None,
-        format: str = "text",  # noqa: A002
+        format: str = "text",
     ) -> str:
         """The logical plan, the physical plan with its exchanges and degrees of
         parallelism, and the stages with their instances. ``verbose`` adds each
