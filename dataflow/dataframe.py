@@ -387,65 +387,36 @@ class DataFrame:
 
         return int(self.agg(count().alias("count")).to_arrow().column(0)[0].as_py())
 
-    def explain(self, verbose: bool = False, analyze: bool = False, parallelism: int | None = None) -> str:
+    def explain(
+        self,
+        verbose: bool = False,
+        analyze: bool = False,
+        parallelism: int | None = None,
+        format: str = "text",
+    ) -> str:
         """The logical plan, the physical plan with its exchanges and degrees of
         parallelism, and the stages with their instances. ``verbose`` adds each
-        optimizer rule's effect and time; ``analyze`` runs the query and adds the
-        actual rows and time per operator."""
-        from .physical import render as render_physical
+        optimizer rule's effect and time. ``analyze`` runs the query and adds, per
+        operator and per instance, the actual rows in and out, batches, bytes, self
+        time, time waiting for input and for output, the skew across instances and
+        the job's attempts. ``format="dot"`` gives the stage graph as Graphviz DOT
+        text instead (after ``analyze``, with rows and bytes on every exchange);
+        ``format="svg"`` renders that (needs ``pip install 'dataflow[viz]'`` and
+        Graphviz's ``dot``)."""
+        from .explain import explain
 
-        opt = self.session.optimize(self.plan, parallelism)
-        graph = self.session.stages(opt.physical)
-        parts = [
-            "== Logical plan ==",
-            L.render(self.plan),
-            "== Optimized logical plan ==",
-            L.render(opt.logical),
-            "== Physical plan ==",
-            render_physical(opt.physical, estimates=True),
-            f"== Stages ({graph.instances()} actors) ==",
-            graph.render(),
-        ]
-        if verbose:
-            parts.append("== Optimizer rules ==")
-            for r in opt.rules:
-                parts.append(f"-- {r.name}: {r.millis:.2f} ms{'' if r.changed else ' (no change)'}")
-                parts.append(r.plan_after)
-        if analyze:
-            job = self.session.execute(self.plan, parallelism)
-            job.result()
-            parts.append("== Analyze (actual, summed over instances) ==")
-            parts.extend(f"note: {n}" for n in job.notes)
-            parts.append(_analyze_table(job.metrics(), job.optimized.physical))
-        return "\n".join(parts)
+        return explain(self, verbose=verbose, analyze=analyze, parallelism=parallelism, format=format)
+
+    def explain_svg(self, path: str, analyze: bool = False, parallelism: int | None = None) -> str:
+        """Write the stage graph as an SVG file at ``path`` (see :meth:`explain`);
+        returns ``path``."""
+        svg = self.explain(analyze=analyze, parallelism=parallelism, format="svg")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(svg)
+        return path
 
     def show(self, n: int = 20) -> None:
         print(self.limit(n).to_arrow().to_pandas().to_string(index=False))
-
-
-def _analyze_table(metrics: list[dict[str, Any]], plan: Any) -> str:
-    est: dict[str, Any] = {}
-
-    def visit(node: Any, path: str) -> None:
-        est[path] = node
-        for i, c in enumerate(node.children()):
-            visit(c, f"{path}.{i}")
-
-    visit(plan, "0")
-    agg: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for m in metrics:
-        key = (m["stage"], m["path"], m["operator"])
-        a = agg.setdefault(key, {"instances": 0, "rows_in": 0, "rows_out": 0, "seconds": 0.0})
-        a["instances"] += 1
-        a["rows_in"] += m["rows_in"]
-        a["rows_out"] += m["rows_out"]
-        a["seconds"] = max(a["seconds"], m["seconds"])
-    lines = [f"{'stage':>5} {'operator':<28} {'inst':>4} {'est rows':>12} {'rows out':>12} {'max s':>8}"]
-    for (stage, path, op), a in sorted(agg.items()):
-        node = est.get(path)
-        e = "" if node is None or node.est_rows is None else f"{node.est_rows:,.0f}"
-        lines.append(f"{stage:>5} {op:<28} {a['instances']:>4} {e:>12} {a['rows_out']:>12,} {a['seconds']:>8.3f}")
-    return "\n".join(lines)
 
 
 class GroupedData:

@@ -372,7 +372,10 @@ class Session:
         ``?`` (in order), a dict for ``$name``. ``CREATE [OR REPLACE] [TEMP] VIEW v AS
         query`` registers a view at once and returns it as a DataFrame (not run);
         ``DROP VIEW [IF EXISTS] v`` drops one at once and returns an empty DataFrame
-        (no rows; one string column ``dropped``)."""
+        (no rows; one string column ``dropped``). ``EXPLAIN [ANALYZE] [VERBOSE] query``
+        (or ``EXPLAIN (ANALYZE, VERBOSE, FORMAT TEXT|DOT) query``) returns the plan as
+        a DataFrame of one string column ``plan``, a row per line; ANALYZE runs the
+        query at once (see :meth:`DataFrame.explain`)."""
         from .dataframe import DataFrame
         from .sql.statements import plan_statement
 
@@ -387,17 +390,27 @@ class Session:
             return self.create_view(st.name, st.plan, replace=st.replace)
         if st.kind == "drop_view":
             self.drop_view(st.name, if_exists=st.if_exists)
-            empty = pa.table({"dropped": pa.array([], pa.string())})
-            table_id = "__dropped__"  # shared, never released (see _release_unused)
-            self._tables[table_id] = empty
-            scan = L.Scan(
-                table="dropped", source=L.MemorySource(table_id=table_id, num_rows=0),
-                table_schema=schema_from_arrow(empty.schema),
-            )
-            return DataFrame(self, scan)
+            return self._text_frame("dropped", [], "__dropped__")
+        if st.kind == "explain":
+            assert st.plan is not None
+            text = DataFrame(self, st.plan).explain(verbose=st.verbose, analyze=st.analyze, format=st.format)
+            # kept while the Session lives (ids starting "__" are never released)
+            return self._text_frame("plan", text.splitlines(), f"__explain_{uuid.uuid4().hex[:12]}")
         assert st.plan is not None
         with refuse_too_deep("the query"):
             return DataFrame(self, st.plan)
+
+    def _text_frame(self, column: str, lines: list[str], table_id: str) -> DataFrame:
+        """A DataFrame over one string column held in memory (a statement's answer)."""
+        from .dataframe import DataFrame
+
+        table = pa.table({column: pa.array(lines, pa.string())})
+        self._tables[table_id] = table
+        scan = L.Scan(
+            table=column, source=L.MemorySource(table_id=table_id, num_rows=len(lines)),
+            table_schema=schema_from_arrow(table.schema),
+        )
+        return DataFrame(self, scan)
 
     # -- user-defined functions -----------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Statements around queries: ``CREATE [OR REPLACE] [TEMP] VIEW``, ``DROP VIEW``, and
-query parameters (``$1``, ``?``, ``$name``), for :meth:`dataflow.Session.sql`.
+"""Statements around queries: ``CREATE [OR REPLACE] [TEMP] VIEW``, ``DROP VIEW``,
+``EXPLAIN [ANALYZE] [VERBOSE]`` (or PostgreSQL's ``EXPLAIN (ANALYZE, VERBOSE, FORMAT
+TEXT|DOT) query``), and query parameters (``$1``, ``?``, ``$name``), for :meth:`dataflow.Session.sql`.
 
 Parameters are bound into the parsed query as typed literal nodes, never by
 formatting text: a string parameter is a string literal whatever it contains.
@@ -31,6 +32,11 @@ from .parser import DIALECT, parse_sql
 
 # CREATE or DROP first, after any comments
 _LEADING_DDL = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:create|drop)\b", re.IGNORECASE | re.DOTALL)
+# EXPLAIN first, after any comments; the rest is its options and the query
+_LEADING_EXPLAIN = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*explain\b", re.IGNORECASE | re.DOTALL)
+_EXPLAIN_WORDS = re.compile(r"^\s*(analy[sz]e|verbose)\b", re.IGNORECASE)
+_EXPLAIN_OPTIONS = re.compile(r"^\s*\(([^()]*)\)", re.DOTALL)
+EXPLAIN_FORMATS = ("text", "dot")
 PARAM_TYPES = "int, float, bool, str, None, decimal.Decimal, datetime.date or datetime.datetime"
 
 
@@ -41,14 +47,51 @@ class ParameterError(DataflowError):
 @dataclass(frozen=True)
 class Statement:
     """What one SQL text asks for: a ``query`` (its plan), ``create_view`` (name,
-    plan, ``replace``; ``if_exists`` for IF NOT EXISTS) or ``drop_view`` (name,
-    ``if_exists``)."""
+    plan, ``replace``; ``if_exists`` for IF NOT EXISTS), ``drop_view`` (name,
+    ``if_exists``) or ``explain`` (the query's plan, ``analyze``, ``verbose``,
+    ``format``)."""
 
     kind: str
     name: str = ""
     plan: LogicalPlan | None = None
     replace: bool = False
     if_exists: bool = False
+    analyze: bool = False
+    verbose: bool = False
+    format: str = "text"
+
+
+def _explain_options(text: str) -> tuple[dict[str, Any], str]:
+    """The options of an EXPLAIN (the text after the word EXPLAIN) and the query
+    after them: ``ANALYZE``/``ANALYSE`` and ``VERBOSE`` words (DuckDB, PostgreSQL), or
+    PostgreSQL's parenthesized list ``(ANALYZE [bool], VERBOSE [bool], FORMAT x)``."""
+    opts: dict[str, Any] = {"analyze": False, "verbose": False, "format": "text"}
+    rest = text
+    paren = _EXPLAIN_OPTIONS.match(rest)
+    if paren and not re.match(r"^\s*select\b|^\s*with\b", paren.group(1), re.IGNORECASE):
+        rest = rest[paren.end():]
+        for item in (i.strip() for i in paren.group(1).split(",")):
+            if not item:
+                continue
+            words = item.split()
+            key, value = words[0].lower(), " ".join(words[1:]).lower()
+            if key in ("analyze", "analyse", "verbose"):
+                if value not in ("", "true", "on", "1", "false", "off", "0"):
+                    raise UnsupportedError(f"EXPLAIN option {words[0]} takes true or false, got {value!r}")
+                opts["analyze" if key.startswith("analy") else "verbose"] = value in ("", "true", "on", "1")
+            elif key == "format":
+                if value not in EXPLAIN_FORMATS:
+                    raise UnsupportedError(
+                        f"EXPLAIN format {value or '(none)'!r}: supported are {', '.join(EXPLAIN_FORMATS)}"
+                    )
+                opts["format"] = value
+            else:
+                raise UnsupportedError(f"EXPLAIN option {words[0]!r}: supported are ANALYZE, VERBOSE and FORMAT")
+        return opts, rest
+    while (word := _EXPLAIN_WORDS.match(rest)) is not None:
+        opts["analyze" if word.group(1).lower().startswith("analy") else "verbose"] = True
+        rest = rest[word.end():]
+    return opts, rest
 
 
 def _number_placeholders(text: str) -> str:
@@ -145,8 +188,19 @@ def bind_params(tree: exp.Expression, params: Sequence[Any] | Mapping[str, Any] 
 
 
 def plan_statement(text: str, catalog: Any, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Statement:
-    """Plan one SQL statement over ``catalog``: a query, CREATE VIEW or DROP VIEW."""
+    """Plan one SQL statement over ``catalog``: a query, CREATE VIEW, DROP VIEW or
+    EXPLAIN of a query."""
     from .planner import Planner, plan_sql
+
+    explain = _LEADING_EXPLAIN.match(text)
+    if explain:
+        opts, query = _explain_options(text[explain.end():])
+        if not query.strip():
+            raise UnsupportedError("EXPLAIN needs a query after it, e.g. EXPLAIN ANALYZE SELECT ...")
+        inner = plan_statement(query, catalog, params)
+        if inner.kind != "query":
+            raise UnsupportedError(f"EXPLAIN of {inner.kind.replace('_', ' ').upper()}: only queries can be explained")
+        return Statement(kind="explain", plan=inner.plan, **opts)
 
     numbered = _number_placeholders(text) if "?" in text else text
     statements: list[exp.Expression] = []
@@ -189,4 +243,4 @@ def plan_statement(text: str, catalog: Any, params: Sequence[Any] | Mapping[str,
     return Statement(kind="query", plan=Planner(catalog).plan_top(bind_params(tree, params)))
 
 
-__all__ = ["PARAM_TYPES", "ParameterError", "Statement", "bind_params", "plan_statement", "to_literal"]
+__all__ = ["EXPLAIN_FORMATS", "PARAM_TYPES", "ParameterError", "Statement", "bind_params", "plan_statement", "to_literal"]
