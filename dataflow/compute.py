@@ -129,8 +129,10 @@ def infer_field(node: ExprNode, schema: Schema, name: str) -> Field:
 def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
     """The result type of aggregate ``fn`` over values of ``arg_type``.
 
-    count/count_star give int64; sum gives int64 for integers, float64 for floats and
-    decimal128(38, s) for decimal(p, s); avg gives float64; min/max keep the type.
+    count/count_star give int64; sum gives decimal128(38, 0) for integers (DuckDB's
+    HUGEINT, which it hands to Arrow as decimal128(38, 0): an int64 sum never wraps
+    around), float64 for floats and decimal128(38, s) for decimal(p, s); avg gives
+    float64; min/max keep the type.
     """
     if fn in ("count", "count_star"):
         return pa.int64()
@@ -141,7 +143,7 @@ def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
     t = normalize_type(arg_type)
     if fn == "sum":
         if pa.types.is_null(t) or pa.types.is_integer(t):
-            return pa.int64()
+            return pa.decimal128(_MAX_DEC128, 0)
         if pa.types.is_floating(t):
             return pa.float64()
         if pa.types.is_decimal(t):

@@ -297,12 +297,36 @@ class Window(LogicalNode):
         return "Window " + ", ".join(_named(e) for e in self.exprs)
 
 
+class Expand(LogicalNode):
+    """GROUPING SETS: emit every input row once per grouping set. Each row keeps the
+    input columns and gets a copy of each grouping key (``keys[i]`` as ``names[i]``),
+    NULL where the key is not in that set, plus ``gid``: the set's index in ``sets``
+    (each set lists the indexes of the keys it groups by). An aggregate over
+    (``names``, ``gid``) then computes every grouping set at once."""
+
+    kind: _L["expand"] = "expand"
+    input: LogicalPlan
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+    sets: tuple[tuple[int, ...], ...]
+    gid: str
+
+    def _schema(self) -> Schema:
+        by_name = {f.name: f for f in self.input.schema}
+        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
+        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+
+    def describe(self) -> str:
+        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
+        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
+
+
 LogicalPlan = Annotated[
-    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window],
+    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Expand],
     _PField(discriminator="kind"),
 ]
 
-for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window):
+for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Expand):
     _m.model_rebuild()
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(LogicalPlan)
@@ -322,7 +346,7 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 
 __all__ = [
-    "JOIN_TYPES", "Aggregate", "Distinct", "Field", "Filter", "Join", "Limit", "LogicalPlan",
+    "JOIN_TYPES", "Aggregate", "Distinct", "Expand", "Field", "Filter", "Join", "Limit", "LogicalPlan",
     "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "Union", "Window",
     "load_plan", "render",
 ]

@@ -503,6 +503,28 @@ class PWindow(PhysicalNode):
         return f"Window partition=[{', '.join(self.partition_by)}]{order} [{', '.join(map(str, self.funcs))}]"
 
 
+class PExpand(PhysicalNode):
+    """GROUPING SETS (see :class:`dataflow.logical.Expand`): each input row once per
+    set, the keys outside the set NULL in their copies ``names``, and the set's index
+    in ``gid``. Works on any partitioning; the aggregate above shuffles."""
+
+    kind: _L["expand"] = "expand"
+    input: PhysicalPlan
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+    sets: tuple[tuple[int, ...], ...]
+    gid: str
+
+    def _schema(self) -> Schema:
+        by_name = {f.name: f for f in self.input.schema}
+        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
+        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+
+    def describe(self) -> str:
+        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
+        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
+
+
 EXCHANGE_KINDS = ("hash", "range", "broadcast", "round_robin", "gather", "gather_merge")
 
 
@@ -552,12 +574,15 @@ class PExchange(PhysicalNode):
 PhysicalPlan = Annotated[
     Union[
         PScan, PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK,
-        PLimit, PUnion, PWindow, PExchange,
+        PLimit, PUnion, PWindow, PExchange, PExpand,
     ],
     _PField(discriminator="kind"),
 ]
 
-for _m in (PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange):
+for _m in (
+    PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange,
+    PExpand,
+):
     _m.model_rebuild()
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(PhysicalPlan)
@@ -589,7 +614,7 @@ def walk(plan: PhysicalPlan):
 
 
 __all__ = [
-    "ANY", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PFilter",
+    "ANY", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PExpand", "PFilter",
     "PHashAggregate", "PHashJoin", "PLimit", "PNestedLoopJoin", "PProject", "PScan", "PSort",
     "PTopK", "PUnion", "PWindow", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
     "partial_columns", "render", "walk",

@@ -26,6 +26,7 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "limit": ("limit", "Limit"),
     "union": ("union", "Union"),
     "window": ("window", "Window"),
+    "expand": ("expand", "Expand"),
 }
 
 

@@ -17,6 +17,7 @@ from dataflow.expr import AggCall, Call, ColumnRef, ExprNode, NamedExpr, SortKey
 from dataflow.physical import (
     AggSpec,
     OrderSpec,
+    PExpand,
     PFilter,
     PHashAggregate,
     PHashJoin,
@@ -61,7 +62,8 @@ class PhysicalPlanner:
         self._ids = count()
 
     def fresh(self, prefix: str) -> str:
-        return f"__{prefix}{next(self._ids)}"
+        # "__p" keeps them apart from the names the plan builders give (__win0, __agg0)
+        return f"__p{prefix}{next(self._ids)}"
 
     def plan(self, node: L.LogicalPlan) -> PhysicalPlan:
         method = getattr(self, f"_plan_{node.kind}")
@@ -319,6 +321,12 @@ class PhysicalPlanner:
             dop = self.config.dop if part_cols else 1
             child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=funcs, dop=dop)
         return self._select(child, names + [e.name for e in node.exprs])
+
+    def _plan_expand(self, node: L.Expand) -> PhysicalPlan:
+        child = self.plan(node.input)
+        return PExpand(
+            input=child, keys=node.keys, names=node.names, sets=node.sets, gid=node.gid, dop=child.dop
+        )
 
 
 def to_physical(plan: L.LogicalPlan, config: PlannerConfig) -> PhysicalPlan:

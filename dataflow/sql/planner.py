@@ -49,8 +49,9 @@ from ..expr import (
     transform,
     walk,
 )
-from ..logical import Distinct, Filter, Join, Limit, LogicalPlan, Project, Sort, Union
+from ..logical import Distinct, Expand, Filter, Join, Limit, LogicalPlan, Project, Sort, Union
 from .expressions import ExprTranslator, default_name
+from .grouping import GroupingCalls, cross_sets, group_elements, has_grouping_sets, index_sets
 from .joins import Unit, factor_or, filter_plan, join_units, split_equality
 from .parser import parse_sql
 from .scope import Scope, is_outer
@@ -496,6 +497,10 @@ class Planner:
             return self.subqueries.placeholder(kind, ast, lhs, pending)
 
         t = ExprTranslator(scope, on_subquery, aggregates=True, windows=True, clause="the select list")
+        # grouping() calls become placeholder columns, resolved once the sets are known
+        gcalls = GroupingCalls()
+        gcalls.replace(sel)
+        scope.merged.update(gcalls.placeholders())
 
         has_agg_ast = _has_aggregate(sel)
         skip_select = mode == "exists" and not has_agg_ast and group is None and having_ast is None
@@ -509,14 +514,26 @@ class Planner:
 
         # GROUP BY
         group_exprs: list[ExprNode] = []
+        grouping_sets: tuple[tuple[int, ...], ...] | None = None
+        tg = ExprTranslator(scope, on_subquery, clause="GROUP BY")
         if group is not None:
-            if group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets"):
-                raise UnsupportedError("ROLLUP, CUBE and GROUPING SETS are not supported")
-            tg = ExprTranslator(scope, on_subquery, clause="GROUP BY")
             if group.args.get("all"):
                 group_exprs = [e for _, e in items if not contains_aggregate(e) and not contains_window(e)]
-            for g in group.expressions:
-                group_exprs.append(self._group_item(g, items, tg))
+            if has_grouping_sets(group):
+                if group.args.get("all"):
+                    raise UnsupportedError("GROUP BY ALL with ROLLUP, CUBE or GROUPING SETS is not supported")
+                elements = group_elements(group, lambda g: self._group_item(g, items, tg))
+                group_exprs, grouping_sets = index_sets(cross_sets(elements))
+            else:
+                for g in group.expressions:
+                    group_exprs.append(self._group_item(g, items, tg))
+        if gcalls.calls and grouping_sets is None:
+            if group is None:
+                raise PlanError("grouping() needs a GROUP BY")
+            grouping_sets = (tuple(range(len(_unique(group_exprs)))),)
+            group_exprs = _unique(group_exprs)
+        if grouping_sets is not None and correlated:
+            raise UnsupportedError("ROLLUP, CUBE and GROUPING SETS in a correlated subquery are not supported")
         having = None
         if having_ast is not None:
             th = ExprTranslator(scope, on_subquery, aggregates=True, clause="HAVING", aliases=_aliases(items))
@@ -540,6 +557,17 @@ class Planner:
                     target = same[0] if same else e
                 order_keys.append((target, not o.args.get("desc"), bool(o.args.get("nulls_first"))))
 
+        gid_ref: ExprNode | None = None
+        if grouping_sets is not None:
+            gid_ref = ColumnRef(name=f"__gid{self.new_id()}")
+            gmap = gcalls.resolve(tg.translate, group_exprs, grouping_sets, gid_ref)
+
+            def sub_g(e: ExprNode) -> ExprNode:
+                return transform(e, lambda n: gmap.get(n.name, n) if isinstance(n, ColumnRef) else n)
+
+            items = [(n, sub_g(e)) for n, e in items]
+            having = sub_g(having) if having is not None else None
+            order_keys = [(k if isinstance(k, int) else sub_g(k), a, nf) for k, a, nf in order_keys]
         post: list[ExprNode] = [e for _, e in items] + ([having] if having is not None else [])
         post += [k for k, _, _ in order_keys if not isinstance(k, int)]
         is_agg = group is not None or any(contains_aggregate(e) for e in post)
@@ -569,10 +597,17 @@ class Planner:
                 group_exprs = group_exprs + [k for k in corr_keys if k not in group_exprs]
             else:
                 corr_keys, global_agg = [], group is None
-            mapping, components = self._components(group_exprs, items, post, scope)
-            plan = builder.aggregate(
-                plan, [NamedExpr(name=mapping[k], expr=k) for k in _unique(group_exprs)], components
-            )
+            if grouping_sets is not None and gid_ref is not None:
+                plan, copies = self._expand(plan, group_exprs, grouping_sets, gid_ref)
+                mapping, components = self._components([*group_exprs, gid_ref], items, post, scope)
+                components = [NamedExpr(name=c.name, expr=copies.get(c.expr, c.expr)) for c in components]
+                agg_keys = [NamedExpr(name=mapping[k], expr=copies.get(k, k)) for k in [*_unique(group_exprs), gid_ref]]
+                plan = builder.aggregate(plan, agg_keys, components)
+            else:
+                mapping, components = self._components(group_exprs, items, post, scope)
+                plan = builder.aggregate(
+                    plan, [NamedExpr(name=mapping[k], expr=k) for k in _unique(group_exprs)], components
+                )
 
             def rw(e: ExprNode, where: str) -> ExprNode:
                 return self._rewrite_post(e, mapping, scope, where)
@@ -650,6 +685,33 @@ class Planner:
             single_row=single_row,
             empty_values={col_names[i]: v for i, v in empty.items()},
         )
+
+    def _expand(
+        self,
+        plan: LogicalPlan,
+        keys: list[ExprNode],
+        sets: tuple[tuple[int, ...], ...],
+        gid: ColumnRef,
+    ) -> tuple[LogicalPlan, dict[ExprNode, ExprNode]]:
+        """An :class:`Expand` of ``plan`` over the grouping ``sets`` of ``keys``; returns
+        it and, per key, the reference to its (nulled per set) copy."""
+        n = self.new_id()
+        names = list(plan.column_names())
+        computed: list[NamedExpr] = []
+        key_cols: list[str] = []
+        for j, k in enumerate(keys):
+            if isinstance(k, ColumnRef) and k.name in names:
+                key_cols.append(k.name)
+            else:
+                c = f"__gk{n}_{j}"
+                computed.append(NamedExpr(name=c, expr=k))
+                key_cols.append(c)
+        if computed:
+            keep = [NamedExpr(name=c, expr=ColumnRef(name=c)) for c in names]
+            plan = Project(input=plan, exprs=(*keep, *computed))
+        copies = tuple(f"__gs{n}_{j}" for j in range(len(keys)))
+        plan = Expand(input=plan, keys=tuple(key_cols), names=copies, sets=sets, gid=gid.name)
+        return plan, {k: ColumnRef(name=c) for k, c in zip(keys, copies, strict=True)}
 
     def _select_items(
         self, item: exp.Expression, scope: Scope, t: ExprTranslator
