@@ -153,7 +153,23 @@ def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
         if pa.types.is_null(t) or _is_numeric(t):
             return pa.float64()
         raise PlanError(f"avg is not defined for values of type {t}")
-    return t  # min, max
+    if fn in _MOMENTS or fn in ("median", "quantile_cont"):
+        if fn in ("median", "quantile_cont") and pa.types.is_decimal(t):
+            return t  # DuckDB interpolates decimals in their own type
+        if pa.types.is_null(t) or _is_numeric(t):
+            return pa.float64()
+        raise PlanError(f"{fn} is not defined for values of type {t}")
+    if fn in ("bool_and", "bool_or"):
+        if pa.types.is_null(t) or pa.types.is_boolean(t):
+            return pa.bool_()
+        raise PlanError(f"{fn} is not defined for values of type {t}: it takes booleans")
+    if fn == "string_agg":
+        return pa.string()
+    return t  # min, max, quantile_disc, single_value
+
+
+# aggregates whose state is float64 moments (see dataflow.physical.AGG_STATES)
+_MOMENTS = frozenset({"stddev_samp", "stddev_pop", "var_samp", "var_pop", "covar_samp", "covar_pop", "corr"})
 
 
 def infer_aggregate_field(agg: AggCall, schema: Schema, name: str) -> Field:
@@ -164,6 +180,8 @@ def infer_aggregate_field(agg: AggCall, schema: Schema, name: str) -> Field:
         raise PlanError(f"aggregate {agg.fn} needs an argument")
     arg = infer_field(agg.arg, schema, name)
     t = aggregate_result_type(agg.fn, arg.arrow_type)
+    if agg.arg2 is not None:
+        aggregate_result_type(agg.fn, infer_field(agg.arg2, schema, name).arrow_type)
     return Field(name=name, type=type_name(t), nullable=agg.fn != "count")
 
 
@@ -202,6 +220,12 @@ def aggregate_state_fields(aggs: tuple[AggSpec, ...], input_schema: Schema, mode
             s, c = partial_columns(agg)
             out.append(Field(name=s, type=type_name(aggregate_result_type("sum", arg_type))))
             out.append(Field(name=c, type="int64", nullable=False))
+            continue
+        if mode == "partial" and agg.fn in _MOMENTS:
+            aggregate_result_type(agg.fn, arg_type)  # type check
+            n, *sums = partial_columns(agg)
+            out.append(Field(name=n, type="int64", nullable=False))
+            out += [Field(name=c, type="double") for c in sums]
             continue
         t = aggregate_result_type(agg.fn, arg_type)
         out.append(Field(name=agg.name, type=type_name(t), nullable=not counting))

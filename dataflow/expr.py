@@ -37,7 +37,13 @@ SCALAR_FUNCTIONS: frozenset[str] = frozenset(
     }
 )
 
-AGGREGATE_FUNCTIONS: frozenset[str] = frozenset({"count", "count_star", "sum", "avg", "min", "max"})
+AGGREGATE_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "count", "count_star", "sum", "avg", "min", "max",
+        "stddev_samp", "stddev_pop", "var_samp", "var_pop", "covar_samp", "covar_pop", "corr",
+        "bool_and", "bool_or", "median", "quantile_cont", "quantile_disc", "string_agg", "single_value",
+    }
+)
 
 JSONScalar = Union[bool, int, float, str, None]
 
@@ -154,12 +160,18 @@ class AggCall(Node):
     fn: str
     arg: ExprNode | None = None
     distinct: bool = False
+    # the second argument of corr/covar_* (``corr(arg, arg2)``)
+    arg2: ExprNode | None = None
+    # a constant: the fraction of quantile_cont/quantile_disc, the separator of string_agg
+    param: float | str | None = None
 
     def children(self) -> tuple[ExprNode, ...]:
-        return () if self.arg is None else (self.arg,)
+        return tuple(a for a in (self.arg, self.arg2) if a is not None)
 
     def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
-        return self.model_copy(update={"arg": children[0] if children else None})
+        arg = children[0] if self.arg is not None and children else None
+        arg2 = children[-1] if self.arg2 is not None else None
+        return self.model_copy(update={"arg": arg, "arg2": arg2})
 
 
 class SortKey(BaseModel):
@@ -346,6 +358,10 @@ def display(node: ExprNode) -> str:
         if node.fn == "count_star":
             return "count(*)"
         inner = "" if node.arg is None else display(node.arg)
+        if node.arg2 is not None:
+            inner += f", {display(node.arg2)}"
+        if node.param is not None:
+            inner += f", {node.param!r}"
         return f"{node.fn}({'DISTINCT ' if node.distinct else ''}{inner})"
     if isinstance(node, WindowCall):
         inner = "" if node.arg is None else display(node.arg)

@@ -41,10 +41,27 @@ class MemorySource(BaseModel):
 Source = Annotated[_Union[ParquetSource, MemorySource], _PField(discriminator="kind")]
 
 
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
 class LogicalNode(BaseModel):
     """Base of logical plan nodes."""
 
     model_config = ConfigDict(frozen=True)
+
+    def __eq__(self, other: object) -> bool:
+        # Compare the fields only. pydantic's own __eq__ compares __dict__ first, which
+        # here also holds the cached ``schema``, and on a difference compares the fields
+        # again: twice per level, 2**depth for two plans that differ deep down.
+        if self is other:
+            return True
+        if type(self) is not type(other):
+            return False
+        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
 
     def children(self) -> tuple[LogicalPlan, ...]:
         """The inputs; a node with an ``input`` field has that one."""

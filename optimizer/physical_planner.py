@@ -15,6 +15,7 @@ from dataflow import logical as L
 from dataflow.errors import UnsupportedError
 from dataflow.expr import AggCall, Call, ColumnRef, ExprNode, NamedExpr, SortKey, WindowCall, conjoin, walk
 from dataflow.physical import (
+    HOLISTIC_AGGREGATES,
     AggSpec,
     OrderSpec,
     PExpand,
@@ -155,7 +156,9 @@ class PhysicalPlanner:
 
     def _plan_aggregate(self, node: L.Aggregate) -> PhysicalPlan:
         child = self.plan(node.input)
-        args = [a.expr.arg for a in node.aggs if isinstance(a.expr, AggCall) and a.expr.arg is not None]
+        args = [
+            x for a in node.aggs if isinstance(a.expr, AggCall) for x in (a.expr.arg, a.expr.arg2) if x is not None
+        ]
         child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg", only=True)
         key_cols = cols[: len(node.keys)]
         arg_cols = iter(cols[len(node.keys) :])
@@ -163,11 +166,14 @@ class PhysicalPlanner:
         for a in node.aggs:
             assert isinstance(a.expr, AggCall)
             arg = None if a.expr.arg is None else next(arg_cols)
-            specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, distinct=a.expr.distinct))
+            arg2 = None if a.expr.arg2 is None else next(arg_cols)
+            specs.append(
+                AggSpec(name=a.name, fn=a.expr.fn, arg=arg, distinct=a.expr.distinct, arg2=arg2, param=a.expr.param)
+            )
         # name the key columns as the logical node does
         if any(k.name != c for k, c in zip(node.keys, key_cols, strict=True)):
             exprs = [NamedExpr(name=k.name, expr=ColumnRef(name=c)) for k, c in zip(node.keys, key_cols, strict=True)]
-            used = {s.arg for s in specs if s.arg is not None} - {k.name for k in node.keys}
+            used = {x for s in specs for x in (s.arg, s.arg2) if x is not None} - {k.name for k in node.keys}
             exprs += [NamedExpr(name=u, expr=ColumnRef(name=u)) for u in sorted(used)]
             child = PProject(input=child, exprs=tuple(exprs), dop=child.dop)
             key_cols = [k.name for k in node.keys]
@@ -184,7 +190,8 @@ class PhysicalPlanner:
         if keys and satisfies_hash(child.output_partitioning(), keys, child.dop):
             # already partitioned on the group keys: aggregate in place, no exchange
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
-        if any(a.distinct for a in aggs) or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
+        one_phase = any(a.distinct or a.fn in HOLISTIC_AGGREGATES for a in aggs)
+        if one_phase or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1)
         partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)
         return PHashAggregate(input=partial, mode="final", keys=keys, aggs=aggs, dop=final_dop)

@@ -38,6 +38,7 @@ from ..expr import (
     WindowCall,
     literal,
 )
+from .aggregates import EXTRA_AGGREGATES, extra_args, extra_name
 from .scope import Scope
 
 # What ``on_subquery`` receives: the kind ("scalar", "exists", "in"), the query's
@@ -100,6 +101,7 @@ _AGGREGATES: dict[type, str] = {
     exp.Min: "min",
     exp.Max: "max",
     exp.Count: "count",
+    **EXTRA_AGGREGATES,
 }
 _DATE_PARTS = {
     "year": "year",
@@ -486,6 +488,7 @@ class ExprTranslator:
         extra = [e for e in node.expressions] if isinstance(node, (exp.Count, exp.Min, exp.Max)) else []
         if extra:
             raise UnsupportedError(f"{fn}() with more than one argument is not supported")
+        second, param = extra_args(node)
         self._in_aggregate = True
         try:
             cond = self.translate(filter_) if filter_ is not None else None
@@ -496,11 +499,13 @@ class ExprTranslator:
             if arg_ast is None:
                 raise PlanError(f"{fn}() needs an argument")
             arg = self.translate(arg_ast)
+            arg2 = self.translate(second) if second is not None else None
         finally:
             self._in_aggregate = False
         if cond is not None:
             arg = Case(whens=((cond, arg),))
-        return AggCall(fn=fn, arg=arg, distinct=distinct)
+            arg2 = Case(whens=((cond, arg2),)) if arg2 is not None else None
+        return AggCall(fn=fn, arg=arg, distinct=distinct, arg2=arg2, param=param)
 
     def _t_Filter(self, node: exp.Filter) -> ExprNode:
         agg = node.this
@@ -702,6 +707,8 @@ def _name(node: Any, column_name: Callable[[exp.Column], str] | None) -> str:
         return f"-{_name(node.this, column_name)}"
     if isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star)):
         return "count_star()"
+    if type(node) in EXTRA_AGGREGATES:
+        return extra_name(node, lambda x: _name(x, column_name))
     if type(node) in _AGGREGATES:
         inner = node.this
         if isinstance(inner, exp.Distinct):

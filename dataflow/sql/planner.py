@@ -55,6 +55,7 @@ from .grouping import GroupingCalls, cross_sets, group_elements, has_grouping_se
 from .joins import Unit, factor_or, filter_plan, join_units, split_equality
 from .parser import parse_sql
 from .scope import Scope, is_outer
+from .setops import intersect_except
 from .subqueries import Pending, SubqueryPlanner
 
 
@@ -161,8 +162,7 @@ class Planner:
         if isinstance(node, exp.Union):
             return self.plan_union(node, outer, ctes, mode)
         if isinstance(node, (exp.Intersect, exp.Except)):
-            kind = "INTERSECT" if isinstance(node, exp.Intersect) else "EXCEPT"
-            raise UnsupportedError(f"{kind} is not supported; UNION and UNION ALL are")
+            return self.plan_intersect_except(node, outer, ctes, mode)
         if isinstance(node, exp.Values):
             raise UnsupportedError("VALUES lists are not supported; register the data as a table")
         raise UnsupportedError(f"this kind of query ({type(node).__name__}) is not supported")
@@ -175,14 +175,25 @@ class Planner:
             inner_mode = "table"  # a set operation is never correlated here
         parts = self._union_side(node, outer, ctes, inner_mode)
         first = parts[0]
+        names, inputs = self.coerce_sides(parts, "UNION")
+        plan: LogicalPlan = Union(inputs=tuple(inputs))
+        if node.args.get("distinct"):
+            plan = Distinct(input=plan)
+        out = Planned(plan, list(first.names) if mode == "top" else names, names)
+        return self._order_limit_names(node, out)
+
+    def coerce_sides(self, parts: list[Planned], what: str) -> tuple[list[str], list[LogicalPlan]]:
+        """The inputs of a set operation projected to the first input's (deduplicated)
+        names and cast to each column's common type."""
+        first = parts[0]
         n = len(first.columns)
         for p in parts[1:]:
             if len(p.columns) != n:
-                raise PlanError(f"the inputs of UNION have {n} and {len(p.columns)} columns; they must match")
+                raise PlanError(f"the inputs of {what} have {n} and {len(p.columns)} columns; they must match")
         names = _dedupe(first.names)
         types = [[_field_type(p.plan, p.columns[i]) for p in parts] for i in range(n)]
         targets = [_common_type(ts, names[i]) for i, ts in enumerate(types)]
-        inputs = []
+        inputs: list[LogicalPlan] = []
         for p in parts:
             exprs = []
             for i, c in enumerate(p.columns):
@@ -192,10 +203,16 @@ class Planner:
                     e = Cast(expr=e, to=target)
                 exprs.append(NamedExpr(name=names[i], expr=e))
             inputs.append(Project(input=p.plan, exprs=tuple(exprs)))
-        plan: LogicalPlan = Union(inputs=tuple(inputs))
-        if node.args.get("distinct"):
-            plan = Distinct(input=plan)
-        out = Planned(plan, list(first.names) if mode == "top" else names, names)
+        return names, inputs
+
+    def plan_intersect_except(
+        self, node: exp.Intersect | exp.Except, outer: Scope | None, ctes: dict[str, _Cte], mode: str
+    ) -> Planned:
+        kind = "INTERSECT" if isinstance(node, exp.Intersect) else "EXCEPT"
+        parts = [self.plan_query(side, outer, ctes, mode="table") for side in (node.this, node.expression)]
+        names, inputs = self.coerce_sides(parts, kind)
+        plan = intersect_except(inputs[0], inputs[1], names, kind, bool(node.args.get("distinct")))
+        out = Planned(plan, list(parts[0].names) if mode == "top" else names, names)
         return self._order_limit_names(node, out)
 
     def _union_side(

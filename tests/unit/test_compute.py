@@ -530,7 +530,7 @@ def test_aggregate_result_type() -> None:
     with pytest.raises(PlanError):
         aggregate_result_type("sum", pa.string())
     with pytest.raises(PlanError):
-        aggregate_result_type("median", pa.int64())
+        aggregate_result_type("frobnicate", pa.int64())
 
 
 def test_infer_aggregate_field() -> None:
