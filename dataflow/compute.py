@@ -232,22 +232,40 @@ def aggregate_state_fields(aggs: tuple[AggSpec, ...], input_schema: Schema, mode
     return tuple(out)
 
 
+def _window_type(fn: str, arg_type: pa.DataType | None) -> tuple[pa.DataType, bool]:
+    """The result type of window function ``fn`` and whether it may be NULL."""
+    if fn in _RANKING or fn == "ntile":
+        return pa.int64(), False
+    if fn in ("percent_rank", "cume_dist"):
+        return pa.float64(), False
+    if fn in _VALUE_WINDOWS:
+        assert arg_type is not None
+        return normalize_type(arg_type), True
+    if fn not in AGGREGATE_FUNCTIONS:
+        raise PlanError(f"unknown window function {fn!r}")
+    return aggregate_result_type(fn, arg_type), fn not in ("count", "count_star")
+
+
+# window functions that return a value of their argument (lag, lead, ...)
+_VALUE_WINDOWS = frozenset({"lag", "lead", "first_value", "last_value", "nth_value"})
+_NO_ARG_WINDOWS = _RANKING | {"ntile", "percent_rank", "cume_dist", "count_star"}
+
+
 def infer_window_field(w: WindowCall, schema: Schema, name: str) -> Field:
     """The output field of a window function: ranking functions give non-NULL int64,
-    aggregates the type of :func:`aggregate_result_type`."""
+    lag/lead/first_value/last_value/nth_value their argument's type, percent_rank and
+    cume_dist float64, aggregates the type of :func:`aggregate_result_type`."""
     for e in (*w.partition_by, *(k.expr for k in w.order_by)):
         infer_field(e, schema, name)  # unknown columns and type errors surface here
-    if w.fn in _RANKING:
-        return Field(name=name, type="int64", nullable=False)
-    if w.fn not in AGGREGATE_FUNCTIONS:
-        raise PlanError(f"unknown window function {w.fn!r}")
     arg_type = None
-    if w.fn != "count_star":
+    if w.fn not in _NO_ARG_WINDOWS:
         if w.arg is None:
             raise PlanError(f"window function {w.fn} needs an argument")
         arg_type = infer_field(w.arg, schema, name).arrow_type
-    t = aggregate_result_type(w.fn, arg_type)
-    return Field(name=name, type=type_name(t), nullable=w.fn not in ("count", "count_star"))
+    if w.arg2 is not None:
+        infer_field(w.arg2, schema, name)
+    t, nullable = _window_type(w.fn, arg_type)
+    return Field(name=name, type=type_name(t), nullable=nullable)
 
 
 def window_fields(funcs: tuple[WindowSpec, ...], schema: Schema) -> Schema:
@@ -255,19 +273,15 @@ def window_fields(funcs: tuple[WindowSpec, ...], schema: Schema) -> Schema:
     by_name = {f.name: f for f in schema}
     out: list[Field] = []
     for w in funcs:
-        if w.fn in _RANKING:
-            out.append(Field(name=w.name, type="int64", nullable=False))
-            continue
-        counting = w.fn in ("count", "count_star")
         arg_type = None
-        if w.fn != "count_star":
+        if w.fn not in _NO_ARG_WINDOWS:
             if w.arg is None:
                 raise PlanError(f"window function {w.fn} needs an argument")
             if w.arg not in by_name:
                 raise UnknownColumnError(w.arg, list(by_name), where="window input")
             arg_type = by_name[w.arg].arrow_type
-        t = aggregate_result_type(w.fn, arg_type)
-        out.append(Field(name=w.name, type=type_name(t), nullable=not counting))
+        t, nullable = _window_type(w.fn, arg_type)
+        out.append(Field(name=w.name, type=type_name(t), nullable=nullable))
     return tuple(out)
 
 

@@ -195,20 +195,28 @@ class WindowCall(Node):
     arg: ExprNode | None = None
     partition_by: tuple[ExprNode, ...] = ()
     order_by: tuple[SortKey, ...] = ()
+    # ("rows" | "range", start, end): offsets from the current row (negative: preceding),
+    # None: unbounded; a range bound of 0 is the current row's peers. None: the default.
+    frame: tuple[str, int | None, int | None] | None = None
+    # lag/lead offset, ntile buckets, nth_value position
+    param: int | None = None
+    # lag/lead default value
+    arg2: ExprNode | None = None
 
     def children(self) -> tuple[ExprNode, ...]:
-        arg = () if self.arg is None else (self.arg,)
+        arg = tuple(a for a in (self.arg, self.arg2) if a is not None)
         return (*arg, *self.partition_by, *(k.expr for k in self.order_by))
 
     def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
-        i = 0 if self.arg is None else 1
+        i = (self.arg is not None) + (self.arg2 is not None)
         arg = children[0] if self.arg is not None else None
+        arg2 = children[i - 1] if self.arg2 is not None else None
         np_ = len(self.partition_by)
         parts = tuple(children[i : i + np_])
         keys = tuple(
             k.model_copy(update={"expr": e}) for k, e in zip(self.order_by, children[i + np_ :], strict=True)
         )
-        return self.model_copy(update={"arg": arg, "partition_by": parts, "order_by": keys})
+        return self.model_copy(update={"arg": arg, "arg2": arg2, "partition_by": parts, "order_by": keys})
 
 
 ExprNode = Annotated[

@@ -88,9 +88,15 @@ class WindowSpec(Frozen):
     name: str
     fn: str
     arg: str | None = None
+    # see dataflow.expr.WindowCall: the frame, the constant parameter, the default column
+    frame: tuple[str, int | None, int | None] | None = None
+    param: int | None = None
+    arg2: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.fn}({self.arg or ''}) AS {self.name}"
+        args = ", ".join(str(a) for a in (self.arg, self.param, self.arg2) if a is not None)
+        frame = "" if self.frame is None else f" {self.frame[0]}[{self.frame[1]}, {self.frame[2]}]"
+        return f"{self.fn}({args}){frame} AS {self.name}"
 
 
 class Partitioning(Frozen):

@@ -316,17 +316,19 @@ class PhysicalPlanner:
             assert isinstance(e.expr, WindowCall)
             groups.setdefault((e.expr.partition_by, e.expr.order_by), []).append(e)
         for (parts, keys), exprs in groups.items():
-            args = [e.expr.arg for e in exprs if e.expr.arg is not None]  # type: ignore[union-attr]
+            calls = [e.expr for e in exprs if isinstance(e.expr, WindowCall)]
+            args = [a for c in calls for a in (c.arg, c.arg2) if a is not None]
             child, cols = self._columns_for(child, list(parts) + args, "win")
             part_cols = cols[: len(parts)]
             arg_cols = iter(cols[len(parts) :])
             child, order = self._order(child, keys)
-            funcs = tuple(
-                WindowSpec(name=e.name, fn=e.expr.fn, arg=None if e.expr.arg is None else next(arg_cols))  # type: ignore[union-attr]
-                for e in exprs
-            )
+            funcs = []
+            for e, c in zip(exprs, calls, strict=True):
+                arg = None if c.arg is None else next(arg_cols)
+                arg2 = None if c.arg2 is None else next(arg_cols)
+                funcs.append(WindowSpec(name=e.name, fn=c.fn, arg=arg, frame=c.frame, param=c.param, arg2=arg2))
             dop = self.config.dop if part_cols else 1
-            child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=funcs, dop=dop)
+            child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=tuple(funcs), dop=dop)
         return self._select(child, names + [e.name for e in node.exprs])
 
     def _plan_expand(self, node: L.Expand) -> PhysicalPlan:

@@ -432,11 +432,12 @@ class Planner:
         t = ExprTranslator(scope, clause="WHERE")
         where: list[ExprNode] = []
         for c in plain_asts:
-            e = t.translate(c)
-            if any(is_outer(n) for n in columns_used(e)):
-                correlation.append(e)
-            else:
-                where.append(e)
+            # an OR whose branches share a correlated equality (TPC-DS Q41) has it pulled out
+            for e in factor_or(t.translate(c)):
+                if any(is_outer(n) for n in columns_used(e)):
+                    correlation.append(e)
+                else:
+                    where.append(e)
         scope.allow_outer = False
         scope.what = "the select list"
         return self._build_from(steps, where)
