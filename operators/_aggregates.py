@@ -40,7 +40,9 @@ def state_names(i: int, agg: AggSpec) -> list[str]:
     return [f"__s{i}"]
 
 
-def raw_specs(i: int, agg: AggSpec, chunk: pa.Table, columns: dict[str, Any]) -> tuple[list[tuple], list[tuple[str, str]]]:
+def raw_specs(
+    i: int, agg: AggSpec, chunk: pa.Table, columns: dict[str, Any]
+) -> tuple[list[tuple], list[tuple[str, str]]]:
     """For raw rows: the ``group_by`` specs of aggregate ``i`` (its input columns added
     to ``columns``) and, per state column, the ``group_by`` output that holds it."""
     a = f"__a{i}"
@@ -107,7 +109,9 @@ def finalize(i: int, agg: AggSpec, states: pa.Table) -> Any:
         count = states.column(names[1])
         return pc.divide(total, pc.if_else(pc.equal(count, 0), None, count.cast(pa.float64())))
     if agg.fn in MOMENTS:
-        return _moments(agg.fn, {s: states.column(nm) for s, nm in zip(AGG_STATES[agg.fn], names, strict=True)})
+        return _moments(
+            agg.fn, {s: states.column(nm) for s, nm in zip(AGG_STATES[agg.fn], names, strict=True)}
+        )
     return states.column(names[0])
 
 
@@ -155,7 +159,9 @@ def holistic(agg: AggSpec, lists: pa.ChunkedArray | pa.Array, counts: Any, out_t
         par = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
         first = np.full(n, -1, dtype=np.int64)
         first[par[::-1]] = np.arange(len(par) - 1, -1, -1)
-        return flat.take(pa.array(np.maximum(first, 0), mask=first < 0)) if len(flat) else pa.nulls(n, out_type)
+        return (
+            flat.take(pa.array(np.maximum(first, 0), mask=first < 0)) if len(flat) else pa.nulls(n, out_type)
+        )
     parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     values = pc.list_flatten(lists)
     keep = values.is_valid()
@@ -205,7 +211,12 @@ def _offsets(parents: np.ndarray, n: int) -> pa.Array:
 
 
 def _decimal_interpolate(
-    values: pa.Array, lo: np.ndarray, hi: np.ndarray, frac: np.ndarray, empty: np.ndarray, out_type: pa.DataType
+    values: pa.Array,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    frac: np.ndarray,
+    empty: np.ndarray,
+    out_type: pa.DataType,
 ) -> pa.Array:
     """lo + (hi - lo) * frac in the decimal's unscaled integers, truncated toward zero
     (as DuckDB does: the median of 1.50 and 2.25 is 1.87)."""

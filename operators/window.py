@@ -30,9 +30,23 @@ from ._util import conform_table, rebatch, sort_indices, to_table
 from .base import Operator, TaskContext
 
 _FUNCTIONS = (
-    "row_number", "rank", "dense_rank", "ntile", "percent_rank", "cume_dist",
-    "lag", "lead", "first_value", "last_value", "nth_value",
-    "sum", "avg", "min", "max", "count", "count_star",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "ntile",
+    "percent_rank",
+    "cume_dist",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "nth_value",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "count_star",
 )
 
 
@@ -116,7 +130,9 @@ class Window(Operator):
             raise UnsupportedError(f"the window frame {frame} is not supported")
         return lo, hi
 
-    def _shift(self, f: WindowSpec, table: pa.Table, rows: _Rows, idx: np.ndarray, out_type: pa.DataType) -> Any:
+    def _shift(
+        self, f: WindowSpec, table: pa.Table, rows: _Rows, idx: np.ndarray, out_type: pa.DataType
+    ) -> Any:
         """lag/lead: the value ``param`` rows before/after within the partition, else
         the default (NULL without one)."""
         k = int(f.param if f.param is not None else 1)
@@ -168,7 +184,13 @@ class _Rows:
     """Per row: its partition's first and last row, its peer group's first and last."""
 
     def __init__(
-        self, s: np.ndarray, pend: np.ndarray, ps: np.ndarray, pe: np.ndarray, part_id: np.ndarray, n_parts: int
+        self,
+        s: np.ndarray,
+        pend: np.ndarray,
+        ps: np.ndarray,
+        pe: np.ndarray,
+        part_id: np.ndarray,
+        n_parts: int,
     ) -> None:
         self.s, self.pend, self.ps, self.pe, self.part_id, self.n_parts = s, pend, ps, pe, part_id, n_parts
 

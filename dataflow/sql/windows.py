@@ -110,7 +110,10 @@ def translate_window(t: Any, node: exp.Window, aggregates: dict[type, str]) -> E
     if type(func) in _RANKING or name in _RANKING.values():
         fn = _RANKING.get(type(func), name)
         if fn == "ntile":
-            param = _int_constant(func.this if not isinstance(func, exp.Anonymous) else func.expressions[0], "ntile()'s argument")
+            param = _int_constant(
+                func.this if not isinstance(func, exp.Anonymous) else func.expressions[0],
+                "ntile()'s argument",
+            )
             if param is None or param <= 0:
                 raise PlanError("ntile()'s argument must be a positive whole number")
     elif type(func) in _VALUES or name in _VALUES.values():
@@ -147,4 +150,6 @@ def translate_window(t: Any, node: exp.Window, aggregates: dict[type, str]) -> E
             frame = None  # the default
         if frame is not None and frame[1] is None and frame[2] is None:
             frame = ("rows", None, None)  # the whole partition
-    return WindowCall(fn=fn, arg=arg, partition_by=partition, order_by=order, frame=frame, param=param, arg2=arg2)
+    return WindowCall(
+        fn=fn, arg=arg, partition_by=partition, order_by=order, frame=frame, param=param, arg2=arg2
+    )
