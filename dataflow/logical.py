@@ -338,8 +338,24 @@ class Expand(LogicalNode):
         return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
 
 
+class Values(LogicalNode):
+    """Constant rows (``VALUES (1, 'a'), (2, 'b')``, and the one row of a SELECT
+    without FROM): each row's expressions are constants cast to ``types``."""
+
+    kind: _L["values"] = "values"
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple[ExprNode, ...], ...]
+
+    def _schema(self) -> Schema:
+        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
+
+    def describe(self) -> str:
+        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
+
+
 LogicalPlan = Annotated[
-    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Expand],
+    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Expand, Values],
     _PField(discriminator="kind"),
 ]
 
@@ -364,6 +380,6 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 __all__ = [
     "JOIN_TYPES", "Aggregate", "Distinct", "Expand", "Field", "Filter", "Join", "Limit", "LogicalPlan",
-    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "Union", "Window",
+    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "Union", "Values", "Window",
     "load_plan", "render",
 ]

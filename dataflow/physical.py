@@ -572,6 +572,21 @@ class PExpand(PhysicalNode):
         return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
 
 
+class PValues(PhysicalNode):
+    """Constant rows (see :class:`dataflow.logical.Values`), produced by instance 0."""
+
+    kind: _L["values"] = "values"
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple[ExprNode, ...], ...]
+
+    def _schema(self) -> Schema:
+        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
+
+    def describe(self) -> str:
+        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
+
+
 EXCHANGE_KINDS = ("hash", "range", "broadcast", "round_robin", "gather", "gather_merge")
 
 
@@ -621,7 +636,7 @@ class PExchange(PhysicalNode):
 PhysicalPlan = Annotated[
     Union[
         PScan, PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK,
-        PLimit, PUnion, PWindow, PExchange, PExpand,
+        PLimit, PUnion, PWindow, PExchange, PExpand, PValues,
     ],
     _PField(discriminator="kind"),
 ]
@@ -663,6 +678,6 @@ def walk(plan: PhysicalPlan):
 __all__ = [
     "AGG_STATES", "ANY", "HOLISTIC_AGGREGATES", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PExpand", "PFilter",
     "PHashAggregate", "PHashJoin", "PLimit", "PNestedLoopJoin", "PProject", "PScan", "PSort",
-    "PTopK", "PUnion", "PWindow", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
+    "PTopK", "PUnion", "PValues", "PWindow", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
     "partial_columns", "render", "walk",
 ]

@@ -27,6 +27,7 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "union": ("union", "Union"),
     "window": ("window", "Window"),
     "expand": ("expand", "Expand"),
+    "values": ("values", "Values"),
 }
 
 

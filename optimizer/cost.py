@@ -34,6 +34,7 @@ from dataflow.physical import (
     PSort,
     PTopK,
     PUnion,
+    PValues,
     PWindow,
 )
 
@@ -99,6 +100,8 @@ def estimate(node: PhysicalPlan) -> float:
         return kids[0] if node.limit is None else min(kids[0], float(node.limit + node.offset))
     if isinstance(node, PUnion):
         return sum(kids)
+    if isinstance(node, PValues):
+        return float(len(node.rows))
     if isinstance(node, PExpand):
         return kids[0] * len(node.sets)
     if isinstance(node, PHashAggregate):

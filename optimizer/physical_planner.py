@@ -30,6 +30,7 @@ from dataflow.physical import (
     PSort,
     PTopK,
     PUnion,
+    PValues,
     PWindow,
     WindowSpec,
 )
@@ -336,6 +337,9 @@ class PhysicalPlanner:
         return PExpand(
             input=child, keys=node.keys, names=node.names, sets=node.sets, gid=node.gid, dop=child.dop
         )
+
+    def _plan_values(self, node: L.Values) -> PhysicalPlan:
+        return PValues(names=node.names, types=node.types, rows=node.rows, dop=1, est_rows=float(len(node.rows)))
 
 
 def to_physical(plan: L.LogicalPlan, config: PlannerConfig) -> PhysicalPlan:

@@ -313,6 +313,8 @@ class Estimator:
             return sum(self.rows(i) for i in plan.inputs)
         if isinstance(plan, L.Expand):
             return self.rows(plan.input) * len(plan.sets)
+        if isinstance(plan, L.Values):
+            return float(max(1, len(plan.rows)))
         if isinstance(plan, L.Join):
             return self._join_rows(plan)
         raise TypeError(f"no estimate for {type(plan).__name__}")

@@ -49,7 +49,7 @@ from ..expr import (
     transform,
     walk,
 )
-from ..logical import Distinct, Expand, Filter, Join, Limit, LogicalPlan, Project, Sort, Union
+from ..logical import Distinct, Expand, Filter, Join, Limit, LogicalPlan, Project, Sort, Union, Values
 from .expressions import ExprTranslator, default_name
 from .grouping import GroupingCalls, cross_sets, group_elements, has_grouping_sets, index_sets
 from .joins import Unit, factor_or, filter_plan, join_units, split_equality
@@ -164,7 +164,7 @@ class Planner:
         if isinstance(node, (exp.Intersect, exp.Except)):
             return self.plan_intersect_except(node, outer, ctes, mode)
         if isinstance(node, exp.Values):
-            raise UnsupportedError("VALUES lists are not supported; register the data as a table")
+            return self._order_limit_names(node, self.plan_values(node))
         raise UnsupportedError(f"this kind of query ({type(node).__name__}) is not supported")
 
     # -- set operations ------------------------------------------------------------------
@@ -182,6 +182,35 @@ class Planner:
         out = Planned(plan, list(first.names) if mode == "top" else names, names)
         return self._order_limit_names(node, out)
 
+    def plan_values(self, node: exp.Values) -> Planned:
+        """A VALUES list: constant rows, columns ``col0``, ``col1``... (as DuckDB names
+        them), each of the common type of its values."""
+        t = ExprTranslator(Scope(), clause="VALUES")
+        rows: list[tuple[ExprNode, ...]] = []
+        for tup in node.expressions:
+            items = list(tup.expressions) if isinstance(tup, exp.Tuple) else [tup]
+            row = tuple(t.translate(x) for x in items)
+            if rows and len(row) != len(rows[0]):
+                raise PlanError(
+                    f"the rows of VALUES have {len(rows[0])} and {len(row)} values; they must match"
+                )
+            for e in row:
+                if columns_used(e) or contains_aggregate(e) or contains_window(e):
+                    raise PlanError(f"VALUES holds constants, not {display(e)}")
+            rows.append(row)
+        if not rows:
+            raise PlanError("VALUES needs at least one row")
+        from ..compute import infer_field
+
+        names = [f"col{i}" for i in range(len(rows[0]))]
+        types = []
+        for i, n in enumerate(names):
+            ts = [infer_field(r[i], (), n).type for r in rows]
+            common = _common_type(ts, n) or "int32"  # a column of NULLs only
+            types.append("int32" if common == "null" else common)
+        plan = Values(names=tuple(names), types=tuple(types), rows=tuple(rows))
+        return Planned(plan, names, names)
+
     def coerce_sides(self, parts: list[Planned], what: str) -> tuple[list[str], list[LogicalPlan]]:
         """The inputs of a set operation projected to the first input's (deduplicated)
         names and cast to each column's common type."""
@@ -189,7 +218,9 @@ class Planner:
         n = len(first.columns)
         for p in parts[1:]:
             if len(p.columns) != n:
-                raise PlanError(f"the inputs of {what} have {n} and {len(p.columns)} columns; they must match")
+                raise PlanError(
+                    f"the inputs of {what} have {n} and {len(p.columns)} columns; they must match"
+                )
         names = _dedupe(first.names)
         types = [[_field_type(p.plan, p.columns[i]) for p in parts] for i in range(n)]
         targets = [_common_type(ts, names[i]) for i, ts in enumerate(types)]
@@ -298,7 +329,9 @@ class Planner:
             plan = _project_to(q.plan, q.columns, q.names)
             names = list(q.names)
         elif isinstance(node, exp.Values):
-            raise UnsupportedError("VALUES lists are not supported; register the data as a table")
+            alias = node.alias or "valueslist"
+            q = self.plan_values(node)
+            plan, names = q.plan, list(q.names)
         elif isinstance(node, (exp.Lateral, exp.Unnest)):
             raise UnsupportedError(f"{type(node).__name__.upper()} in FROM is not supported")
         else:
@@ -447,7 +480,13 @@ class Planner:
         ("outer", (how, plan, preds)); relations are added to ``scope``."""
         from_ = sel.args.get("from_") or sel.args.get("from")
         if from_ is None:
-            raise UnsupportedError("SELECT without FROM is not supported")
+            if sel.args.get("joins"):
+                raise PlanError("JOIN needs a FROM clause")
+            # SELECT without FROM reads one row of no visible columns
+            one = Values(
+                names=(f"__row{self.new_id()}",), types=("bool",), rows=((Literal(value=True, type="bool"),),)
+            )
+            return [("unit", one)]
         steps: list[tuple[str, Any]] = [("unit", self._relation(from_.this, scope, ctes))]
         for j in sel.args.get("joins") or []:
             side = (j.args.get("side") or "").upper()
@@ -551,7 +590,9 @@ class Planner:
             grouping_sets = (tuple(range(len(_unique(group_exprs)))),)
             group_exprs = _unique(group_exprs)
         if grouping_sets is not None and correlated:
-            raise UnsupportedError("ROLLUP, CUBE and GROUPING SETS in a correlated subquery are not supported")
+            raise UnsupportedError(
+                "ROLLUP, CUBE and GROUPING SETS in a correlated subquery are not supported"
+            )
         having = None
         if having_ast is not None:
             th = ExprTranslator(scope, on_subquery, aggregates=True, clause="HAVING", aliases=_aliases(items))
@@ -619,7 +660,10 @@ class Planner:
                 plan, copies = self._expand(plan, group_exprs, grouping_sets, gid_ref)
                 mapping, components = self._components([*group_exprs, gid_ref], items, post, scope)
                 components = [NamedExpr(name=c.name, expr=copies.get(c.expr, c.expr)) for c in components]
-                agg_keys = [NamedExpr(name=mapping[k], expr=copies.get(k, k)) for k in [*_unique(group_exprs), gid_ref]]
+                agg_keys = [
+                    NamedExpr(name=mapping[k], expr=copies.get(k, k))
+                    for k in [*_unique(group_exprs), gid_ref]
+                ]
                 plan = builder.aggregate(plan, agg_keys, components)
             else:
                 mapping, components = self._components(group_exprs, items, post, scope)
