@@ -25,7 +25,7 @@ from tests.oracle import DATA
 
 SF = 0.05
 PARALLELISM = 2
-ON_RAY = (5, 14, 17, 51, 87)
+ON_RAY = (5, 8, 17, 51, 87)  # small plans: the Ray runtime of today starts ~545 threads per actor
 
 
 @pytest.fixture(scope="module")
