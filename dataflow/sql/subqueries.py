@@ -48,7 +48,8 @@ from .joins import split_equality
 from .scope import Scope, is_outer, outer_name
 
 if TYPE_CHECKING:
-    from .planner import Planned, Planner
+    from .naming import Planned
+    from .planner import Planner
 
 _COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -73,7 +74,7 @@ class SubqueryPlanner:
     def placeholder(
         self, kind: str, ast: exp.Expression, lhs: list[ExprNode] | None, pending: list[Pending]
     ) -> ExprNode:
-        from .planner import SUBQUERY_PREFIX
+        from .naming import SUBQUERY_PREFIX
 
         p = Pending(f"{SUBQUERY_PREFIX}{self.planner.new_id()}", kind, ast, lhs)
         pending.append(p)
