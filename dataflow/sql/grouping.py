@@ -117,18 +117,17 @@ class GroupingCalls:
                 targets.append(sel.args[key])
         for i, t in enumerate(targets):
             top_level = i < len(sel.expressions)
-            for node in list(t.find_all(exp.Grouping, exp.GroupingId)):
+            found: list[exp.Expression] = list(t.find_all(exp.Grouping, exp.GroupingId))
+            for node in found:
                 if _inside_subquery(node, t):
                     continue
                 name = f"{GROUPING_PREFIX}{len(self.calls)}"
                 self.calls.append(list(node.expressions))
-                written = node.sql(dialect="duckdb").replace(
-                    "GROUPING_ID(", "GROUPING(", 1
-                )  # as DuckDB names it
+                # the column name DuckDB gives it (grouping_id is an alias of grouping)
+                written = node.sql(dialect="duckdb").replace("GROUPING_ID(", "GROUPING(", 1)
                 new: exp.Expression = exp.column(name, quoted=True)
                 if top_level and node is t:
-                    new = exp.alias_(new, written, quoted=True)
-                    sel.expressions[i] = new
+                    sel.expressions[i] = exp.alias_(new, written, quoted=True)
                     sel.set("expressions", sel.expressions)
                 else:
                     node.replace(new)

@@ -4,7 +4,7 @@ window functions, DISTINCT, ORDER BY and LIMIT, in SQL's logical order. A mixin 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -52,6 +52,17 @@ from .subqueries import Pending
 
 class SelectPlanner:
     """The SELECT half of the planner."""
+
+    if TYPE_CHECKING:  # provided by Planner
+        subqueries: Any
+
+        def new_id(self) -> int: ...
+        def plan_query(
+            self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], *, mode: str = ...
+        ) -> Planned: ...
+        def _relation(self, node: exp.Expression, scope: Scope, ctes: dict[str, _Cte]) -> LogicalPlan: ...
+        def _join_condition(self, *args: Any) -> list[ExprNode]: ...
+        def _outer_join(self, *args: Any) -> LogicalPlan: ...
 
     def plan_select(self, sel: exp.Select, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> Planned:
         correlated = mode in ("scalar", "in", "exists")
@@ -252,7 +263,7 @@ class SelectPlanner:
                     target = same[0] if same else e
                 order_keys.append((target, not o.args.get("desc"), bool(o.args.get("nulls_first"))))
 
-        gid_ref: ExprNode | None = None
+        gid_ref: ColumnRef | None = None
         if grouping_sets is not None:
             gid_ref = ColumnRef(name=f"__gid{self.new_id()}")
             gmap = gcalls.resolve(tg.translate, group_exprs, grouping_sets, gid_ref)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlglot import exp
 
 from ..errors import PlanError, UnsupportedError
@@ -33,6 +35,17 @@ from .setops import intersect_except
 
 class SetOpPlanner:
     """UNION, INTERSECT, EXCEPT and VALUES: a mixin of :class:`dataflow.sql.planner.Planner`."""
+
+    if TYPE_CHECKING:  # provided by Planner
+        subqueries: Any
+
+        def new_id(self) -> int: ...
+        def plan_query(
+            self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], *, mode: str = ...
+        ) -> Planned: ...
+        def _relation(self, node: exp.Expression, scope: Scope, ctes: dict[str, _Cte]) -> LogicalPlan: ...
+        def _join_condition(self, *args: Any) -> list[ExprNode]: ...
+        def _outer_join(self, *args: Any) -> LogicalPlan: ...
 
     def plan_union(self, node: exp.Union, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> Planned:
         inner_mode = "table" if mode == "top" else mode
@@ -70,7 +83,7 @@ class SetOpPlanner:
         names = [f"col{i}" for i in range(len(rows[0]))]
         types = []
         for i, n in enumerate(names):
-            ts = [infer_field(r[i], (), n).type for r in rows]
+            ts: list[str | None] = [infer_field(r[i], (), n).type for r in rows]
             common = _common_type(ts, n) or "int32"  # a column of NULLs only
             types.append("int32" if common == "null" else common)
         plan = Values(names=tuple(names), types=tuple(types), rows=tuple(rows))
