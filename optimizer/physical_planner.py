@@ -13,7 +13,18 @@ from itertools import count
 
 from dataflow import logical as L
 from dataflow.errors import UnsupportedError
-from dataflow.expr import AggCall, Call, ColumnRef, ExprNode, NamedExpr, SortKey, WindowCall, conjoin, walk
+from dataflow.expr import (
+    AggCall,
+    Call,
+    ColumnRef,
+    ExprNode,
+    NamedExpr,
+    SortKey,
+    WindowCall,
+    columns_used,
+    conjoin,
+    walk,
+)
 from dataflow.physical import (
     HOLISTIC_AGGREGATES,
     AggSpec,
@@ -117,7 +128,9 @@ class PhysicalPlanner:
             input=input, exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=n)) for n in names), dop=input.dop
         )
 
-    def _order(self, input: PhysicalPlan, keys: tuple[SortKey, ...]) -> tuple[PhysicalPlan, tuple[OrderSpec, ...]]:
+    def _order(
+        self, input: PhysicalPlan, keys: tuple[SortKey, ...]
+    ) -> tuple[PhysicalPlan, tuple[OrderSpec, ...]]:
         input, cols = self._columns_for(input, [k.expr for k in keys], "sort")
         order = tuple(
             OrderSpec(column=c, ascending=k.ascending, nulls_first=k.nulls_first)
@@ -156,9 +169,17 @@ class PhysicalPlanner:
         return PProject(input=child, exprs=node.exprs, dop=dop)
 
     def _plan_aggregate(self, node: L.Aggregate) -> PhysicalPlan:
+        if isinstance(node.input, L.Expand):
+            planned = self._plan_grouping_sets(node, node.input)
+            if planned is not None:
+                return planned
         child = self.plan(node.input)
         args = [
-            x for a in node.aggs if isinstance(a.expr, AggCall) for x in (a.expr.arg, a.expr.arg2) if x is not None
+            x
+            for a in node.aggs
+            if isinstance(a.expr, AggCall)
+            for x in (a.expr.arg, a.expr.arg2)
+            if x is not None
         ]
         child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg", only=True)
         key_cols = cols[: len(node.keys)]
@@ -169,18 +190,77 @@ class PhysicalPlanner:
             arg = None if a.expr.arg is None else next(arg_cols)
             arg2 = None if a.expr.arg2 is None else next(arg_cols)
             specs.append(
-                AggSpec(name=a.name, fn=a.expr.fn, arg=arg, distinct=a.expr.distinct, arg2=arg2, param=a.expr.param)
+                AggSpec(
+                    name=a.name,
+                    fn=a.expr.fn,
+                    arg=arg,
+                    distinct=a.expr.distinct,
+                    arg2=arg2,
+                    param=a.expr.param,
+                )
             )
         # name the key columns as the logical node does
         if any(k.name != c for k, c in zip(node.keys, key_cols, strict=True)):
-            exprs = [NamedExpr(name=k.name, expr=ColumnRef(name=c)) for k, c in zip(node.keys, key_cols, strict=True)]
+            exprs = [
+                NamedExpr(name=k.name, expr=ColumnRef(name=c))
+                for k, c in zip(node.keys, key_cols, strict=True)
+            ]
             used = {x for s in specs for x in (s.arg, s.arg2) if x is not None} - {k.name for k in node.keys}
             exprs += [NamedExpr(name=u, expr=ColumnRef(name=u)) for u in sorted(used)]
             child = PProject(input=child, exprs=tuple(exprs), dop=child.dop)
             key_cols = [k.name for k in node.keys]
         groups = estimate_rows(node)
         rows = max(1.0, estimate_rows(node.input))
-        return self.aggregate(child, tuple(key_cols), tuple(specs), reduces=groups / rows <= self.config.partial_min_reduction)
+        return self.aggregate(
+            child, tuple(key_cols), tuple(specs), reduces=groups / rows <= self.config.partial_min_reduction
+        )
+
+    def _plan_grouping_sets(self, node: L.Aggregate, ex: L.Expand) -> PhysicalPlan | None:
+        """GROUPING SETS with decomposable aggregates: aggregate partially by all the
+        keys first, expand the (far fewer) partial states per set, then merge them by
+        (key copies, set): ``partial -> Expand -> hash exchange -> final``. Expanding
+        the input rows instead would feed the aggregate len(sets) times the rows."""
+        copies = set(ex.names) | {ex.gid}
+        inner = {f.name for f in ex.input.schema}
+        if not self.config.two_phase_aggregate:
+            return None
+        if not all(isinstance(k.expr, ColumnRef) and k.expr.name in copies for k in node.keys):
+            return None
+        args: list[ExprNode] = []
+        for a in node.aggs:
+            e = a.expr
+            if not isinstance(e, AggCall) or e.distinct or e.fn in HOLISTIC_AGGREGATES:
+                return None
+            for x in (e.arg, e.arg2):
+                if x is not None:
+                    if not columns_used(x) <= inner:
+                        return None
+                    args.append(x)
+        child = self.plan(ex.input)
+        child, cols = self._columns_for(child, [ColumnRef(name=k) for k in ex.keys] + args, "agg", only=True)
+        arg_cols = iter(cols[len(ex.keys) :])
+        specs = []
+        for a in node.aggs:
+            assert isinstance(a.expr, AggCall)
+            arg = None if a.expr.arg is None else next(arg_cols)
+            arg2 = None if a.expr.arg2 is None else next(arg_cols)
+            specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, arg2=arg2, param=a.expr.param))
+        partial = PHashAggregate(input=child, mode="partial", keys=ex.keys, aggs=tuple(specs), dop=child.dop)
+        expand = PExpand(
+            input=partial, keys=ex.keys, names=ex.names, sets=ex.sets, gid=ex.gid, dop=partial.dop
+        )
+        final_keys = tuple(k.expr.name for k in node.keys if isinstance(k.expr, ColumnRef))
+        out: PhysicalPlan = PHashAggregate(
+            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.config.dop
+        )
+        if any(k.name != c for k, c in zip(node.keys, final_keys, strict=True)):
+            exprs = [
+                NamedExpr(name=k.name, expr=ColumnRef(name=c))
+                for k, c in zip(node.keys, final_keys, strict=True)
+            ]
+            exprs += [NamedExpr(name=a.name, expr=ColumnRef(name=a.name)) for a in specs]
+            out = PProject(input=out, exprs=tuple(exprs), dop=out.dop)
+        return out
 
     def aggregate(
         self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], reduces: bool = True
@@ -193,7 +273,9 @@ class PhysicalPlanner:
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
         one_phase = any(a.distinct or a.fn in HOLISTIC_AGGREGATES for a in aggs)
         if one_phase or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
-            return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1)
+            return PHashAggregate(
+                input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1
+            )
         partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)
         return PHashAggregate(input=partial, mode="final", keys=keys, aggs=aggs, dop=final_dop)
 
@@ -211,7 +293,9 @@ class PhysicalPlanner:
         if not node.left_keys:
             if how == "right":
                 # a right join is a left join with the sides swapped
-                j = PNestedLoopJoin(left=right, right=left, how="left", condition=node.condition, dop=right.dop)
+                j = PNestedLoopJoin(
+                    left=right, right=left, how="left", condition=node.condition, dop=right.dop
+                )
                 return self._select(j, out_names)
             if how == "full":
                 raise UnsupportedError("FULL OUTER JOIN needs at least one equality condition")
@@ -254,7 +338,9 @@ class PhysicalPlanner:
             # result; an empty one keeps NULL probe keys): never split it by hash
             strategy = "broadcast"
             dop = probe.dop
-        elif how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper:
+        elif (
+            how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper
+        ):
             strategy = "broadcast"
             dop = probe.dop
         else:
@@ -291,7 +377,9 @@ class PhysicalPlanner:
             return self._select(out, names)
         child = self.plan(inner)
         if node.limit is not None and child.dop > 1:
-            child = PLimit(input=child, limit=node.limit + node.offset, offset=0, scope="local", dop=child.dop)
+            child = PLimit(
+                input=child, limit=node.limit + node.offset, offset=0, scope="local", dop=child.dop
+            )
         return PLimit(input=child, limit=node.limit, offset=node.offset, scope="global", dop=1)
 
     def _plan_union(self, node: L.Union) -> PhysicalPlan:
@@ -299,9 +387,14 @@ class PhysicalPlanner:
         names = [f.name for f in node.schema]
         # inputs take the first input's column names
         kids = [
-            k if [f.name for f in k.schema] == names else PProject(
+            k
+            if [f.name for f in k.schema] == names
+            else PProject(
                 input=k,
-                exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=f.name)) for n, f in zip(names, k.schema, strict=True)),
+                exprs=tuple(
+                    NamedExpr(name=n, expr=ColumnRef(name=f.name))
+                    for n, f in zip(names, k.schema, strict=True)
+                ),
                 dop=k.dop,
             )
             for k in kids
@@ -327,9 +420,13 @@ class PhysicalPlanner:
             for e, c in zip(exprs, calls, strict=True):
                 arg = None if c.arg is None else next(arg_cols)
                 arg2 = None if c.arg2 is None else next(arg_cols)
-                funcs.append(WindowSpec(name=e.name, fn=c.fn, arg=arg, frame=c.frame, param=c.param, arg2=arg2))
+                funcs.append(
+                    WindowSpec(name=e.name, fn=c.fn, arg=arg, frame=c.frame, param=c.param, arg2=arg2)
+                )
             dop = self.config.dop if part_cols else 1
-            child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=tuple(funcs), dop=dop)
+            child = PWindow(
+                input=child, partition_by=tuple(part_cols), order=order, funcs=tuple(funcs), dop=dop
+            )
         return self._select(child, names + [e.name for e in node.exprs])
 
     def _plan_expand(self, node: L.Expand) -> PhysicalPlan:
@@ -339,7 +436,9 @@ class PhysicalPlanner:
         )
 
     def _plan_values(self, node: L.Values) -> PhysicalPlan:
-        return PValues(names=node.names, types=node.types, rows=node.rows, dop=1, est_rows=float(len(node.rows)))
+        return PValues(
+            names=node.names, types=node.types, rows=node.rows, dop=1, est_rows=float(len(node.rows))
+        )
 
 
 def to_physical(plan: L.LogicalPlan, config: PlannerConfig) -> PhysicalPlan:

@@ -26,18 +26,26 @@ def session() -> Session:
     return s
 
 
-def test_rollup_is_an_expand_under_a_two_phase_aggregate():
+def test_rollup_expands_the_partial_states_between_the_two_phases():
     s = session()
     opt = s.optimize(s.sql("select a, b, sum(v), grouping(a, b) from t group by rollup (a, b)").plan)
     nodes = list(walk(opt.physical))
     expand = next(n for n in nodes if isinstance(n, PExpand))
     assert expand.sets == ((0, 1), (0,), ()) and expand.dop == 4
-    modes = [n.mode for n in nodes if isinstance(n, PHashAggregate)]
-    assert modes == ["final", "partial"]
-    # the partial aggregate sits right above the Expand, before the hash exchange
-    partial = next(n for n in nodes if isinstance(n, PHashAggregate) and n.mode == "partial")
-    assert any(isinstance(n, PExpand) for n in walk(partial))
-    assert any(isinstance(n, PExchange) and n.mode == "hash" for n in nodes)
+    assert [n.mode for n in nodes if isinstance(n, PHashAggregate)] == ["final", "partial"]
+    # partial by all keys -> Expand of the states -> hash exchange -> final
+    assert isinstance(expand.input, PHashAggregate) and expand.input.mode == "partial"
+    final = next(n for n in nodes if isinstance(n, PHashAggregate) and n.mode == "final")
+    assert isinstance(final.input, PExchange) and final.input.mode == "hash"
+    assert isinstance(final.input.input, PExpand)
+
+
+def test_rollup_with_a_holistic_aggregate_expands_the_rows():
+    s = session()
+    opt = s.optimize(s.sql("select a, median(v) from t group by rollup (a)").plan)
+    nodes = list(walk(opt.physical))
+    agg = next(n for n in nodes if isinstance(n, PHashAggregate))
+    assert agg.mode == "single" and any(isinstance(n, PExpand) for n in walk(agg))
 
 
 def test_intersect_is_a_tagged_union_and_an_aggregate():
