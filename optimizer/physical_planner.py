@@ -216,10 +216,11 @@ class PhysicalPlanner:
         )
 
     def _plan_grouping_sets(self, node: L.Aggregate, ex: L.Expand) -> PhysicalPlan | None:
-        """GROUPING SETS with decomposable aggregates: aggregate partially by all the
-        keys first, expand the (far fewer) partial states per set, then merge them by
-        (key copies, set): ``partial -> Expand -> hash exchange -> final``. Expanding
-        the input rows instead would feed the aggregate len(sets) times the rows."""
+        """GROUPING SETS with decomposable aggregates whose keys reduce the rows:
+        aggregate partially by all the keys first, expand the (far fewer) partial
+        states per set, then merge them by (key copies, set): ``partial -> Expand ->
+        hash exchange -> final``. Expanding the input rows instead would feed the
+        aggregate len(sets) times the rows. ``None``: plan Expand -> two phases."""
         copies = set(ex.names) | {ex.gid}
         inner = {f.name for f in ex.input.schema}
         if not self.config.two_phase_aggregate:
@@ -236,6 +237,14 @@ class PhysicalPlanner:
                     if not columns_used(x) <= inner:
                         return None
                     args.append(x)
+        # only when grouping by all the keys reduces the rows; else (nearly unique keys,
+        # TPC-DS Q67) expand the rows and let the partial aggregate after it reduce the
+        # coarser sets before the exchange
+        finest = L.Aggregate(
+            input=ex.input, keys=tuple(NamedExpr(name=k, expr=ColumnRef(name=k)) for k in ex.keys), aggs=()
+        )
+        if estimate_rows(finest) / max(1.0, estimate_rows(ex.input)) > self.config.partial_min_reduction:
+            return None
         child = self.plan(ex.input)
         child, cols = self._columns_for(child, [ColumnRef(name=k) for k in ex.keys] + args, "agg", only=True)
         arg_cols = iter(cols[len(ex.keys) :])
