@@ -147,8 +147,10 @@ def check_predicate(node: ExprNode, schema: Schema) -> None:
 def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
     """The result type of aggregate ``fn`` over values of ``arg_type``.
 
-    count/count_star give int64; sum gives int64 for integers, float64 for floats and
-    decimal128(38, s) for decimal(p, s); avg gives float64; min/max keep the type.
+    count/count_star give int64; sum gives decimal128(38, 0) for integers (DuckDB's
+    HUGEINT, which it hands to Arrow as decimal128(38, 0): an int64 sum never wraps
+    around), float64 for floats and decimal128(38, s) for decimal(p, s); avg gives
+    float64; min/max keep the type.
     """
     if fn in ("count", "count_star"):
         return pa.int64()
@@ -159,7 +161,7 @@ def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
     t = normalize_type(arg_type)
     if fn == "sum":
         if pa.types.is_null(t) or pa.types.is_integer(t):
-            return pa.int64()
+            return pa.decimal128(_MAX_DEC128, 0)
         if pa.types.is_floating(t):
             return pa.float64()
         if pa.types.is_decimal(t):
@@ -169,7 +171,23 @@ def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
         if pa.types.is_null(t) or _is_numeric(t):
             return pa.float64()
         raise PlanError(f"avg is not defined for values of type {t}")
-    return t  # min, max
+    if fn in _MOMENTS or fn in ("median", "quantile_cont"):
+        if fn in ("median", "quantile_cont") and pa.types.is_decimal(t):
+            return t  # DuckDB interpolates decimals in their own type
+        if pa.types.is_null(t) or _is_numeric(t):
+            return pa.float64()
+        raise PlanError(f"{fn} is not defined for values of type {t}")
+    if fn in ("bool_and", "bool_or"):
+        if pa.types.is_null(t) or pa.types.is_boolean(t):
+            return pa.bool_()
+        raise PlanError(f"{fn} is not defined for values of type {t}: it takes booleans")
+    if fn == "string_agg":
+        return pa.string()
+    return t  # min, max, quantile_disc, single_value
+
+
+# aggregates whose state is float64 moments (see dataflow.physical.AGG_STATES)
+_MOMENTS = frozenset({"stddev_samp", "stddev_pop", "var_samp", "var_pop", "covar_samp", "covar_pop", "corr"})
 
 
 def infer_aggregate_field(agg: AggCall, schema: Schema, name: str) -> Field:
@@ -180,6 +198,8 @@ def infer_aggregate_field(agg: AggCall, schema: Schema, name: str) -> Field:
         raise PlanError(f"aggregate {agg.fn} needs an argument")
     arg = infer_field(agg.arg, schema, name)
     t = aggregate_result_type(agg.fn, arg.arrow_type)
+    if agg.arg2 is not None:
+        aggregate_result_type(agg.fn, infer_field(agg.arg2, schema, name).arrow_type)
     return Field(name=name, type=type_name(t), nullable=agg.fn != "count")
 
 
@@ -219,27 +239,51 @@ def aggregate_state_fields(aggs: tuple[AggSpec, ...], input_schema: Schema, mode
             out.append(Field(name=s, type=type_name(aggregate_result_type("sum", arg_type))))
             out.append(Field(name=c, type="int64", nullable=False))
             continue
+        if mode == "partial" and agg.fn in _MOMENTS:
+            aggregate_result_type(agg.fn, arg_type)  # type check
+            n, *sums = partial_columns(agg)
+            out.append(Field(name=n, type="int64", nullable=False))
+            out += [Field(name=c, type="double") for c in sums]
+            continue
         t = aggregate_result_type(agg.fn, arg_type)
         out.append(Field(name=agg.name, type=type_name(t), nullable=not counting))
     return tuple(out)
 
 
+def _window_type(fn: str, arg_type: pa.DataType | None) -> tuple[pa.DataType, bool]:
+    """The result type of window function ``fn`` and whether it may be NULL."""
+    if fn in _RANKING or fn == "ntile":
+        return pa.int64(), False
+    if fn in ("percent_rank", "cume_dist"):
+        return pa.float64(), False
+    if fn in _VALUE_WINDOWS:
+        assert arg_type is not None
+        return normalize_type(arg_type), True
+    if fn not in AGGREGATE_FUNCTIONS:
+        raise PlanError(f"unknown window function {fn!r}")
+    return aggregate_result_type(fn, arg_type), fn not in ("count", "count_star")
+
+
+# window functions that return a value of their argument (lag, lead, ...)
+_VALUE_WINDOWS = frozenset({"lag", "lead", "first_value", "last_value", "nth_value"})
+_NO_ARG_WINDOWS = _RANKING | {"ntile", "percent_rank", "cume_dist", "count_star"}
+
+
 def infer_window_field(w: WindowCall, schema: Schema, name: str) -> Field:
     """The output field of a window function: ranking functions give non-NULL int64,
-    aggregates the type of :func:`aggregate_result_type`."""
+    lag/lead/first_value/last_value/nth_value their argument's type, percent_rank and
+    cume_dist float64, aggregates the type of :func:`aggregate_result_type`."""
     for e in (*w.partition_by, *(k.expr for k in w.order_by)):
         infer_field(e, schema, name)  # unknown columns and type errors surface here
-    if w.fn in _RANKING:
-        return Field(name=name, type="int64", nullable=False)
-    if w.fn not in AGGREGATE_FUNCTIONS:
-        raise PlanError(f"unknown window function {w.fn!r}")
     arg_type = None
-    if w.fn != "count_star":
+    if w.fn not in _NO_ARG_WINDOWS:
         if w.arg is None:
             raise PlanError(f"window function {w.fn} needs an argument")
         arg_type = infer_field(w.arg, schema, name).arrow_type
-    t = aggregate_result_type(w.fn, arg_type)
-    return Field(name=name, type=type_name(t), nullable=w.fn not in ("count", "count_star"))
+    if w.arg2 is not None:
+        infer_field(w.arg2, schema, name)
+    t, nullable = _window_type(w.fn, arg_type)
+    return Field(name=name, type=type_name(t), nullable=nullable)
 
 
 def window_fields(funcs: tuple[WindowSpec, ...], schema: Schema) -> Schema:
@@ -247,19 +291,15 @@ def window_fields(funcs: tuple[WindowSpec, ...], schema: Schema) -> Schema:
     by_name = {f.name: f for f in schema}
     out: list[Field] = []
     for w in funcs:
-        if w.fn in _RANKING:
-            out.append(Field(name=w.name, type="int64", nullable=False))
-            continue
-        counting = w.fn in ("count", "count_star")
         arg_type = None
-        if w.fn != "count_star":
+        if w.fn not in _NO_ARG_WINDOWS:
             if w.arg is None:
                 raise PlanError(f"window function {w.fn} needs an argument")
             if w.arg not in by_name:
                 raise UnknownColumnError(w.arg, list(by_name), where="window input")
             arg_type = by_name[w.arg].arrow_type
-        t = aggregate_result_type(w.fn, arg_type)
-        out.append(Field(name=w.name, type=type_name(t), nullable=not counting))
+        t, nullable = _window_type(w.fn, arg_type)
+        out.append(Field(name=w.name, type=type_name(t), nullable=nullable))
     return tuple(out)
 
 

@@ -24,7 +24,13 @@ from .kernels import names as _scalar_names
 # :mod:`dataflow.kernels` (one entry per function: kernel, arity, type, SQL names).
 SCALAR_FUNCTIONS: frozenset[str] = _scalar_names()
 
-AGGREGATE_FUNCTIONS: frozenset[str] = frozenset({"count", "count_star", "sum", "avg", "min", "max"})
+AGGREGATE_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "count", "count_star", "sum", "avg", "min", "max",
+        "stddev_samp", "stddev_pop", "var_samp", "var_pop", "covar_samp", "covar_pop", "corr",
+        "bool_and", "bool_or", "median", "quantile_cont", "quantile_disc", "string_agg", "single_value",
+    }
+)
 
 JSONScalar = Union[bool, int, float, str, None]
 
@@ -141,12 +147,18 @@ class AggCall(Node):
     fn: str
     arg: ExprNode | None = None
     distinct: bool = False
+    # the second argument of corr/covar_* (``corr(arg, arg2)``)
+    arg2: ExprNode | None = None
+    # a constant: the fraction of quantile_cont/quantile_disc, the separator of string_agg
+    param: float | str | None = None
 
     def children(self) -> tuple[ExprNode, ...]:
-        return () if self.arg is None else (self.arg,)
+        return tuple(a for a in (self.arg, self.arg2) if a is not None)
 
     def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
-        return self.model_copy(update={"arg": children[0] if children else None})
+        arg = children[0] if self.arg is not None and children else None
+        arg2 = children[-1] if self.arg2 is not None else None
+        return self.model_copy(update={"arg": arg, "arg2": arg2})
 
 
 class SortKey(BaseModel):
@@ -170,20 +182,28 @@ class WindowCall(Node):
     arg: ExprNode | None = None
     partition_by: tuple[ExprNode, ...] = ()
     order_by: tuple[SortKey, ...] = ()
+    # ("rows" | "range", start, end): offsets from the current row (negative: preceding),
+    # None: unbounded; a range bound of 0 is the current row's peers. None: the default.
+    frame: tuple[str, int | None, int | None] | None = None
+    # lag/lead offset, ntile buckets, nth_value position
+    param: int | None = None
+    # lag/lead default value
+    arg2: ExprNode | None = None
 
     def children(self) -> tuple[ExprNode, ...]:
-        arg = () if self.arg is None else (self.arg,)
+        arg = tuple(a for a in (self.arg, self.arg2) if a is not None)
         return (*arg, *self.partition_by, *(k.expr for k in self.order_by))
 
     def with_children(self, children: tuple[ExprNode, ...]) -> ExprNode:
-        i = 0 if self.arg is None else 1
+        i = (self.arg is not None) + (self.arg2 is not None)
         arg = children[0] if self.arg is not None else None
+        arg2 = children[i - 1] if self.arg2 is not None else None
         np_ = len(self.partition_by)
         parts = tuple(children[i : i + np_])
         keys = tuple(
             k.model_copy(update={"expr": e}) for k, e in zip(self.order_by, children[i + np_ :], strict=True)
         )
-        return self.model_copy(update={"arg": arg, "partition_by": parts, "order_by": keys})
+        return self.model_copy(update={"arg": arg, "arg2": arg2, "partition_by": parts, "order_by": keys})
 
 
 ExprNode = Annotated[
@@ -333,6 +353,10 @@ def display(node: ExprNode) -> str:
         if node.fn == "count_star":
             return "count(*)"
         inner = "" if node.arg is None else display(node.arg)
+        if node.arg2 is not None:
+            inner += f", {display(node.arg2)}"
+        if node.param is not None:
+            inner += f", {node.param!r}"
         return f"{node.fn}({'DISTINCT ' if node.distinct else ''}{inner})"
     if isinstance(node, WindowCall):
         inner = "" if node.arg is None else display(node.arg)

@@ -61,10 +61,27 @@ class MemorySource(BaseModel):
 Source = Annotated[_Union[ParquetSource, TextSource, MemorySource], _PField(discriminator="kind")]
 
 
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
 class LogicalNode(BaseModel):
     """Base of logical plan nodes."""
 
     model_config = ConfigDict(frozen=True)
+
+    def __eq__(self, other: object) -> bool:
+        # Compare the fields only. pydantic's own __eq__ compares __dict__ first, which
+        # here also holds the cached ``schema``, and on a difference compares the fields
+        # again: twice per level, 2**depth for two plans that differ deep down.
+        if self is other:
+            return True
+        if type(self) is not type(other):
+            return False
+        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
 
     def children(self) -> tuple[LogicalPlan, ...]:
         """The inputs; a node with an ``input`` field has that one."""
@@ -377,12 +394,52 @@ class Write(LogicalNode):
         return f"Write {self.format} {self.path}{part}" + (" single" if self.single else "")
 
 
+class Expand(LogicalNode):
+    """GROUPING SETS: emit every input row once per grouping set. Each row keeps the
+    input columns and gets a copy of each grouping key (``keys[i]`` as ``names[i]``),
+    NULL where the key is not in that set, plus ``gid``: the set's index in ``sets``
+    (each set lists the indexes of the keys it groups by). An aggregate over
+    (``names``, ``gid``) then computes every grouping set at once."""
+
+    kind: _L["expand"] = "expand"
+    input: LogicalPlan
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+    sets: tuple[tuple[int, ...], ...]
+    gid: str
+
+    def _schema(self) -> Schema:
+        by_name = {f.name: f for f in self.input.schema}
+        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
+        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+
+    def describe(self) -> str:
+        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
+        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
+
+
+class Values(LogicalNode):
+    """Constant rows (``VALUES (1, 'a'), (2, 'b')``, and the one row of a SELECT
+    without FROM): each row's expressions are constants cast to ``types``."""
+
+    kind: _L["values"] = "values"
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple[ExprNode, ...], ...]
+
+    def _schema(self) -> Schema:
+        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
+
+    def describe(self) -> str:
+        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
+
+
 LogicalPlan = Annotated[
-    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write],
+    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write, Expand, Values],
     _PField(discriminator="kind"),
 ]
 
-for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write):
+for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write, Expand):
     _m.model_rebuild()
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(LogicalPlan)
@@ -402,8 +459,8 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 
 __all__ = [
-    "JOIN_TYPES", "Aggregate", "Distinct", "Field", "Filter", "Join", "Limit", "LogicalPlan",
-    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "TextSource", "Union", "Window",
+    "JOIN_TYPES", "Aggregate", "Distinct", "Expand", "Field", "Filter", "Join", "Limit", "LogicalPlan",
+    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "TextSource", "Union", "Values", "Window",
     "WRITE_FORMATS", "Write",
     "load_plan", "render",
 ]

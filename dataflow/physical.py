@@ -48,13 +48,37 @@ class AggSpec(Frozen):
     """One aggregate over an input column (``arg`` is ``None`` for ``count_star``)."""
 
     name: str
-    fn: str  # count, count_star, sum, avg, min, max
+    fn: str  # one of dataflow.expr.AGGREGATE_FUNCTIONS
     arg: str | None = None
     distinct: bool = False
+    arg2: str | None = None  # corr / covar_*: the second column
+    param: float | str | None = None  # quantile fraction, string_agg separator
 
     def __str__(self) -> str:
         inner = "*" if self.arg is None else ("DISTINCT " if self.distinct else "") + self.arg
+        if self.arg2 is not None:
+            inner += f", {self.arg2}"
+        if self.param is not None:
+            inner += f", {self.param!r}"
         return f"{self.fn}({inner}) AS {self.name}"
+
+
+# Aggregates whose partial state is several columns (the suffixes of their names);
+# every other decomposable aggregate carries one column. The moments are float64
+# sums (count, sum, sum of squares, sum of products), merged by adding them.
+AGG_STATES: dict[str, tuple[str, ...]] = {
+    "avg": ("sum", "count"),
+    **{fn: ("n", "s", "ss") for fn in ("stddev_samp", "stddev_pop", "var_samp", "var_pop")},
+    "covar_samp": ("n", "sx", "sy", "sxy"),
+    "covar_pop": ("n", "sx", "sy", "sxy"),
+    "corr": ("n", "sx", "sy", "sxy", "sxx", "syy"),
+}
+
+# Aggregates that need all of a group's values at once: planned in one phase
+# (``single`` mode, after a hash exchange on the keys).
+HOLISTIC_AGGREGATES: frozenset[str] = frozenset(
+    {"median", "quantile_cont", "quantile_disc", "string_agg", "single_value"}
+)
 
 
 class WindowSpec(Frozen):
@@ -64,9 +88,15 @@ class WindowSpec(Frozen):
     name: str
     fn: str
     arg: str | None = None
+    # see dataflow.expr.WindowCall: the frame, the constant parameter, the default column
+    frame: tuple[str, int | None, int | None] | None = None
+    param: int | None = None
+    arg2: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.fn}({self.arg or ''}) AS {self.name}"
+        args = ", ".join(str(a) for a in (self.arg, self.param, self.arg2) if a is not None)
+        frame = "" if self.frame is None else f" {self.frame[0]}[{self.frame[1]}, {self.frame[2]}]"
+        return f"{self.fn}({args}){frame} AS {self.name}"
 
 
 class Partitioning(Frozen):
@@ -99,6 +129,10 @@ ANY = Distribution(kind="any")
 SINGLE = Distribution(kind="single")
 
 
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
 class PhysicalNode(Frozen):
     """Base of physical plan nodes."""
 
@@ -106,6 +140,19 @@ class PhysicalNode(Frozen):
     # Filled by the cost model: estimated output rows and cumulative cost.
     est_rows: float | None = None
     est_cost: float | None = None
+
+    def __eq__(self, other: object) -> bool:
+        # Compare the fields only. pydantic's own __eq__ compares __dict__ first, which
+        # here also holds the cached ``schema``, and on a difference compares the fields
+        # again: twice per level, 2**depth for two plans that differ deep down.
+        if self is other:
+            return True
+        if type(self) is not type(other):
+            return False
+        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
 
     def children(self) -> tuple[PhysicalPlan, ...]:
         """The inputs; a node with an ``input`` field has that one."""
@@ -251,8 +298,8 @@ class PProject(PhysicalNode):
 
 def partial_columns(agg: AggSpec) -> list[str]:
     """The columns in which a partial aggregate carries ``agg``'s state."""
-    if agg.fn == "avg":
-        return [f"{agg.name}__sum", f"{agg.name}__count"]
+    if agg.fn in AGG_STATES:
+        return [f"{agg.name}__{suffix}" for suffix in AGG_STATES[agg.fn]]
     return [agg.name]
 
 
@@ -503,6 +550,43 @@ class PWindow(PhysicalNode):
         return f"Window partition=[{', '.join(self.partition_by)}]{order} [{', '.join(map(str, self.funcs))}]"
 
 
+class PExpand(PhysicalNode):
+    """GROUPING SETS (see :class:`dataflow.logical.Expand`): each input row once per
+    set, the keys outside the set NULL in their copies ``names``, and the set's index
+    in ``gid``. Works on any partitioning; the aggregate above shuffles."""
+
+    kind: _L["expand"] = "expand"
+    input: PhysicalPlan
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+    sets: tuple[tuple[int, ...], ...]
+    gid: str
+
+    def _schema(self) -> Schema:
+        by_name = {f.name: f for f in self.input.schema}
+        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
+        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+
+    def describe(self) -> str:
+        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
+        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
+
+
+class PValues(PhysicalNode):
+    """Constant rows (see :class:`dataflow.logical.Values`), produced by instance 0."""
+
+    kind: _L["values"] = "values"
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple[ExprNode, ...], ...]
+
+    def _schema(self) -> Schema:
+        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
+
+    def describe(self) -> str:
+        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
+
+
 EXCHANGE_KINDS = ("hash", "range", "broadcast", "round_robin", "gather", "gather_merge")
 
 
@@ -580,7 +664,7 @@ class PWrite(PhysicalNode):
 PhysicalPlan = Annotated[
     Union[
         PScan, PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK,
-        PLimit, PUnion, PWindow, PExchange, PWrite,
+        PLimit, PUnion, PWindow, PExchange, PWrite, PExpand, PValues,
     ],
     _PField(discriminator="kind"),
 ]
@@ -588,6 +672,7 @@ PhysicalPlan = Annotated[
 for _m in (
     PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange,
     PWrite,
+    PExpand,
 ):
     _m.model_rebuild()
 
@@ -620,8 +705,8 @@ def walk(plan: PhysicalPlan):
 
 
 __all__ = [
-    "ANY", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PFilter",
+    "AGG_STATES", "ANY", "HOLISTIC_AGGREGATES", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PExpand", "PFilter",
     "PHashAggregate", "PHashJoin", "PLimit", "PNestedLoopJoin", "PProject", "PScan", "PSort",
-    "PTopK", "PUnion", "PWindow", "PWrite", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
+    "PTopK", "PUnion", "PValues", "PWindow", "PWrite", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
     "partial_columns", "render", "walk",
 ]

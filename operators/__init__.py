@@ -27,6 +27,8 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "union": ("union", "Union"),
     "window": ("window", "Window"),
     "write": ("write", "Write"),
+    "expand": ("expand", "Expand"),
+    "values": ("values", "Values"),
 }
 
 

@@ -1,13 +1,14 @@
 """Hash aggregation with ``pa.Table.group_by``, in partial, final or single mode.
 
-Internally every aggregate ``i`` carries its state in columns ``__s{i}`` (count,
-count_star, sum, min, max) or ``__s{i}_sum`` and ``__s{i}_count`` (avg). A chunk of
-raw rows becomes a state table (:meth:`HashAggregate._chunk_states`), state tables
-merge into one (:meth:`HashAggregate._merge_states`: counts and sums are summed, min of
-mins, max of maxes), and a merged state table becomes the result
-(:meth:`HashAggregate._finalize`: avg = sum / count as float64). Input is consumed in
-chunks of about :data:`CHUNK_ROWS` rows, so no mode holds all its input except single
-mode with a DISTINCT aggregate.
+Internally every aggregate ``i`` carries its state in columns ``__s{i}`` or, for
+those with several (avg, the variances and covariances), ``__s{i}_<part>`` (see
+:mod:`._aggregates`). A chunk of raw rows becomes a state table
+(:meth:`HashAggregate._chunk_states`), state tables merge into one
+(:meth:`HashAggregate._merge_states`: counts and sums are summed, min of mins, max of
+maxes), and a merged state table becomes the result (:meth:`HashAggregate._finalize`).
+Input is consumed in chunks of about :data:`CHUNK_ROWS` rows, so no mode holds all its
+input except single mode with a DISTINCT or holistic (median, quantile, string_agg)
+aggregate.
 """
 
 from __future__ import annotations
@@ -21,17 +22,16 @@ import pyarrow.compute as pc
 
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import DataflowError
-from dataflow.physical import AggSpec, partial_columns
+from dataflow.physical import AGG_STATES, HOLISTIC_AGGREGATES, AggSpec, partial_columns
 from dataflow.types import retype_decimal, schema_to_arrow
 
+from ._aggregates import SUM, SUPPORTED, VALID, finalize, holistic, merge_spec, raw_specs, state_names
 from ._util import conform_batch, conform_table, rebatch
 from .base import Operator, TaskContext
 
 CHUNK_ROWS = 1 << 20
 
-_VALID = pc.CountOptions(mode="only_valid")
-_SUM = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)  # NULL when no value
-_SUM0 = pc.ScalarAggregateOptions(skip_nulls=True, min_count=0)  # 0 when no value
+_VALID, _SUM = VALID, SUM
 
 
 class HashAggregate(Operator):
@@ -49,11 +49,12 @@ class HashAggregate(Operator):
         self.aggs: list[AggSpec] = list(node.aggs)
         self.mode: str = node.mode
         self.input_schema = schema_to_arrow(node.input.schema)
-        self.has_distinct = any(a.distinct for a in self.aggs)
+        # DISTINCT and holistic aggregates see a group's values at once
+        self.has_distinct = any(a.distinct or a.fn in HOLISTIC_AGGREGATES for a in self.aggs)
         if self.has_distinct and self.mode != "single":
-            raise DataflowError("distinct aggregates run only in single mode")
+            raise DataflowError("distinct and holistic aggregates run only in single mode")
         for a in self.aggs:
-            if a.fn not in ("count", "count_star", "sum", "avg", "min", "max"):
+            if a.fn not in SUPPORTED:
                 raise DataflowError(f"unsupported aggregate function {a.fn!r}")
 
     # -- driver ---------------------------------------------------------------------
@@ -111,37 +112,18 @@ class HashAggregate(Operator):
     # -- states -----------------------------------------------------------------------
 
     def _state_names(self, i: int, agg: AggSpec) -> list[str]:
-        return [f"__s{i}_sum", f"__s{i}_count"] if agg.fn == "avg" else [f"__s{i}"]
+        return state_names(i, agg)
 
     def _chunk_states(self, chunk: pa.Table) -> pa.Table:
         """Raw rows -> one state row per group."""
         key_cols = self._key_columns()
-        columns = {kc: chunk.column(k) for kc, k in zip(key_cols, self.keys, strict=True)}
+        columns: dict[str, Any] = {kc: chunk.column(k) for kc, k in zip(key_cols, self.keys, strict=True)}
         specs: list[tuple[Any, ...]] = []
         outputs: list[tuple[str, str]] = []  # (state column, group_by output column)
         for i, agg in enumerate(self.aggs):
-            a = f"__a{i}"
-            if agg.fn == "count_star":
-                if not any(o == "count_all" for _, o in outputs):
-                    specs.append(([], "count_all"))
-                outputs.append((f"__s{i}", "count_all"))
-                continue
-            arg = chunk.column(agg.arg)
-            if agg.fn in ("sum", "avg"):
-                arg = retype_decimal(arg, aggregate_result_type("sum", arg.type))
-            columns[a] = arg
-            if agg.fn == "count":
-                specs.append((a, "count", _VALID))
-                outputs.append((f"__s{i}", f"{a}_count"))
-            elif agg.fn == "sum":
-                specs.append((a, "sum", _SUM))
-                outputs.append((f"__s{i}", f"{a}_sum"))
-            elif agg.fn == "avg":
-                specs += [(a, "sum", _SUM), (a, "count", _VALID)]
-                outputs += [(f"__s{i}_sum", f"{a}_sum"), (f"__s{i}_count", f"{a}_count")]
-            else:  # min, max
-                specs.append((a, agg.fn))
-                outputs.append((f"__s{i}", f"{a}_{agg.fn}"))
+            sp, out = raw_specs(i, agg, chunk, columns)
+            specs += [x for x in sp if x not in specs]
+            outputs += out
         if columns:
             res = pa.table(columns).group_by(key_cols).aggregate(specs)
         else:  # a global count(*) only: no column to aggregate
@@ -159,15 +141,9 @@ class HashAggregate(Operator):
         outputs: list[tuple[str, str]] = []
         for i, agg in enumerate(self.aggs):
             for name in self._state_names(i, agg):
-                if agg.fn in ("count", "count_star") or name.endswith("_count"):
-                    specs.append((name, "sum", _SUM0))
-                    outputs.append((name, f"{name}_sum"))
-                elif agg.fn in ("sum", "avg"):
-                    specs.append((name, "sum", _SUM))
-                    outputs.append((name, f"{name}_sum"))
-                else:
-                    specs.append((name, agg.fn))
-                    outputs.append((name, f"{name}_{agg.fn}"))
+                spec, out = merge_spec(agg, name)
+                specs.append(spec)
+                outputs.append((name, out))
         if not specs:  # no aggregates: distinct keys
             return states.group_by(self.keys).aggregate([]).select(self.keys)
         return self._state_table(states.group_by(self.keys).aggregate(specs), outputs)
@@ -198,13 +174,7 @@ class HashAggregate(Operator):
         """Merged states -> the output columns."""
         cols = [states.column(k) for k in self.keys]
         for i, agg in enumerate(self.aggs):
-            if agg.fn == "avg":
-                total = states.column(f"__s{i}_sum").cast(pa.float64())
-                count = states.column(f"__s{i}_count")
-                avg = pc.divide(total, pc.if_else(pc.equal(count, 0), None, count.cast(pa.float64())))
-                cols.append(avg)
-            else:
-                cols.append(states.column(f"__s{i}"))
+            cols.append(finalize(i, agg, states))
         return conform_table(pa.Table.from_arrays(cols, names=self.schema.names), self.schema)
 
     def _empty_global(self) -> pa.Table:
@@ -220,58 +190,56 @@ class HashAggregate(Operator):
         for agg in self.aggs:
             if agg.fn in ("count", "count_star"):
                 out.add(agg.name)
-            elif agg.fn == "avg" and self.mode == "partial":
-                out.add(partial_columns(agg)[1])
+            elif agg.fn in AGG_STATES and self.mode == "partial":
+                out |= {c for c in partial_columns(agg) if c.endswith(("__count", "__n"))}
         return out
 
     # -- single mode with DISTINCT aggregates ------------------------------------------------
 
     def _distinct_states(self, table: pa.Table) -> pa.Table:
-        """Merged-state table for the whole input, DISTINCT aggregates included."""
+        """Merged-state table for the whole input, DISTINCT and holistic aggregates
+        included (their results stand as their states)."""
         keys = self._key_columns() or ["__df_global"]
-        columns = {
-            kc: table.column(k) for kc, k in zip(keys, self.keys, strict=False)
-        }  # no keys: __df_global
+        columns: dict[str, Any] = {kc: table.column(k) for kc, k in zip(keys, self.keys, strict=False)}
         if not self.keys:
             columns["__df_global"] = pa.array(np.zeros(table.num_rows, dtype=np.int8))
-        specs: list[tuple[Any, ...]] = []
+        specs: list[tuple[Any, ...]] = [([], "count_all")]
+        outputs: dict[int, list[str]] = {}
         for i, agg in enumerate(self.aggs):
             a = f"__a{i}"
-            if agg.fn == "count_star":
-                specs.append(([], "count_all"))
+            if agg.fn in HOLISTIC_AGGREGATES or (agg.distinct and agg.fn in ("sum", "avg", "count")):
+                arg = table.column(agg.arg)
+                if agg.fn in ("sum", "avg"):
+                    arg = retype_decimal(arg, aggregate_result_type("sum", arg.type))
+                columns[a] = arg
+                if agg.fn in HOLISTIC_AGGREGATES:
+                    specs.append((a, "list"))
+                elif agg.fn == "count":
+                    specs.append((a, "count_distinct", _VALID))
+                else:
+                    specs.append((a, "distinct", _VALID))
                 continue
-            arg = table.column(agg.arg)
-            if agg.fn in ("sum", "avg"):
-                arg = retype_decimal(arg, aggregate_result_type("sum", arg.type))
-            columns[a] = arg
-            if agg.distinct and agg.fn in ("sum", "avg"):
-                specs.append((a, "distinct", _VALID))
-            elif agg.distinct and agg.fn == "count":
-                specs.append((a, "count_distinct", _VALID))
-            elif agg.fn == "count":
-                specs.append((a, "count", _VALID))
-            elif agg.fn in ("sum", "avg"):
-                specs += [(a, "sum", _SUM), (a, "count", _VALID)]
-            else:
-                specs.append((a, agg.fn))
+            # DISTINCT does not change min and max; the rest as usual
+            sp, out = raw_specs(i, agg, table, columns)
+            specs += [x for x in sp if x not in specs]
+            outputs[i] = [o for _, o in out]
         res = pa.table(columns).group_by(keys).aggregate(specs)
         out_cols = [res.column(kc) for kc in keys[: len(self.keys)]]
         names = list(self.keys)
+        out_fields = list(self.schema)[len(self.keys) :]
         for i, agg in enumerate(self.aggs):
             a = f"__a{i}"
-            if agg.fn == "count_star":
-                cols = [res.column("count_all")]
-            elif agg.distinct and agg.fn in ("sum", "avg"):
+            if i in outputs:
+                cols = [res.column(o) for o in outputs[i]]
+            elif agg.fn in HOLISTIC_AGGREGATES:
+                cols = [holistic(agg, res.column(f"{a}_list"), res.column("count_all"), out_fields[i].type)]
+            elif agg.fn == "count":
+                cols = [res.column(f"{a}_count_distinct")]
+            else:
                 total, count = _list_sums(res.column(f"{a}_distinct"))
                 cols = [total] if agg.fn == "sum" else [total, count]
-            elif agg.distinct and agg.fn == "count":
-                cols = [res.column(f"{a}_count_distinct")]
-            elif agg.fn in ("sum", "avg"):
-                cols = [res.column(f"{a}_sum")] + ([res.column(f"{a}_count")] if agg.fn == "avg" else [])
-            else:
-                cols = [res.column(f"{a}_{agg.fn}")]
             out_cols += cols
-            names += self._state_names(i, agg)
+            names += self._state_names(i, agg) if agg.fn not in HOLISTIC_AGGREGATES else [f"__s{i}"]
         return pa.Table.from_arrays(out_cols, names=names)
 
 

@@ -22,6 +22,7 @@ import math
 
 from dataflow.physical import (
     PExchange,
+    PExpand,
     PFilter,
     PHashAggregate,
     PHashJoin,
@@ -33,6 +34,7 @@ from dataflow.physical import (
     PSort,
     PTopK,
     PUnion,
+    PValues,
     PWindow,
 )
 
@@ -98,6 +100,10 @@ def estimate(node: PhysicalPlan) -> float:
         return kids[0] if node.limit is None else min(kids[0], float(node.limit + node.offset))
     if isinstance(node, PUnion):
         return sum(kids)
+    if isinstance(node, PValues):
+        return float(len(node.rows))
+    if isinstance(node, PExpand):
+        return kids[0] * len(node.sets)
     if isinstance(node, PHashAggregate):
         if not node.keys:
             return 1.0 if node.mode != "partial" else float(max(1, node.dop))

@@ -13,10 +13,23 @@ from itertools import count
 
 from dataflow import logical as L
 from dataflow.errors import UnsupportedError
-from dataflow.expr import AggCall, Call, ColumnRef, ExprNode, NamedExpr, SortKey, WindowCall, conjoin, walk
+from dataflow.expr import (
+    AggCall,
+    Call,
+    ColumnRef,
+    ExprNode,
+    NamedExpr,
+    SortKey,
+    WindowCall,
+    columns_used,
+    conjoin,
+    walk,
+)
 from dataflow.physical import (
+    HOLISTIC_AGGREGATES,
     AggSpec,
     OrderSpec,
+    PExpand,
     PFilter,
     PHashAggregate,
     PHashJoin,
@@ -28,6 +41,7 @@ from dataflow.physical import (
     PSort,
     PTopK,
     PUnion,
+    PValues,
     PWindow,
     PWrite,
     WindowSpec,
@@ -62,7 +76,8 @@ class PhysicalPlanner:
         self._ids = count()
 
     def fresh(self, prefix: str) -> str:
-        return f"__{prefix}{next(self._ids)}"
+        # "__p" keeps them apart from the names the plan builders give (__win0, __agg0)
+        return f"__p{prefix}{next(self._ids)}"
 
     def plan(self, node: L.LogicalPlan) -> PhysicalPlan:
         method = getattr(self, f"_plan_{node.kind}")
@@ -114,7 +129,9 @@ class PhysicalPlanner:
             input=input, exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=n)) for n in names), dop=input.dop
         )
 
-    def _order(self, input: PhysicalPlan, keys: tuple[SortKey, ...]) -> tuple[PhysicalPlan, tuple[OrderSpec, ...]]:
+    def _order(
+        self, input: PhysicalPlan, keys: tuple[SortKey, ...]
+    ) -> tuple[PhysicalPlan, tuple[OrderSpec, ...]]:
         input, cols = self._columns_for(input, [k.expr for k in keys], "sort")
         order = tuple(
             OrderSpec(column=c, ascending=k.ascending, nulls_first=k.nulls_first)
@@ -153,8 +170,18 @@ class PhysicalPlanner:
         return PProject(input=child, exprs=node.exprs, dop=dop)
 
     def _plan_aggregate(self, node: L.Aggregate) -> PhysicalPlan:
+        if isinstance(node.input, L.Expand):
+            planned = self._plan_grouping_sets(node, node.input)
+            if planned is not None:
+                return planned
         child = self.plan(node.input)
-        args = [a.expr.arg for a in node.aggs if isinstance(a.expr, AggCall) and a.expr.arg is not None]
+        args = [
+            x
+            for a in node.aggs
+            if isinstance(a.expr, AggCall)
+            for x in (a.expr.arg, a.expr.arg2)
+            if x is not None
+        ]
         child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg", only=True)
         key_cols = cols[: len(node.keys)]
         arg_cols = iter(cols[len(node.keys) :])
@@ -162,17 +189,88 @@ class PhysicalPlanner:
         for a in node.aggs:
             assert isinstance(a.expr, AggCall)
             arg = None if a.expr.arg is None else next(arg_cols)
-            specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, distinct=a.expr.distinct))
+            arg2 = None if a.expr.arg2 is None else next(arg_cols)
+            specs.append(
+                AggSpec(
+                    name=a.name,
+                    fn=a.expr.fn,
+                    arg=arg,
+                    distinct=a.expr.distinct,
+                    arg2=arg2,
+                    param=a.expr.param,
+                )
+            )
         # name the key columns as the logical node does
         if any(k.name != c for k, c in zip(node.keys, key_cols, strict=True)):
-            exprs = [NamedExpr(name=k.name, expr=ColumnRef(name=c)) for k, c in zip(node.keys, key_cols, strict=True)]
-            used = {s.arg for s in specs if s.arg is not None} - {k.name for k in node.keys}
+            exprs = [
+                NamedExpr(name=k.name, expr=ColumnRef(name=c))
+                for k, c in zip(node.keys, key_cols, strict=True)
+            ]
+            used = {x for s in specs for x in (s.arg, s.arg2) if x is not None} - {k.name for k in node.keys}
             exprs += [NamedExpr(name=u, expr=ColumnRef(name=u)) for u in sorted(used)]
             child = PProject(input=child, exprs=tuple(exprs), dop=child.dop)
             key_cols = [k.name for k in node.keys]
         groups = estimate_rows(node)
         rows = max(1.0, estimate_rows(node.input))
-        return self.aggregate(child, tuple(key_cols), tuple(specs), reduces=groups / rows <= self.config.partial_min_reduction)
+        return self.aggregate(
+            child, tuple(key_cols), tuple(specs), reduces=groups / rows <= self.config.partial_min_reduction
+        )
+
+    def _plan_grouping_sets(self, node: L.Aggregate, ex: L.Expand) -> PhysicalPlan | None:
+        """GROUPING SETS with decomposable aggregates whose keys reduce the rows:
+        aggregate partially by all the keys first, expand the (far fewer) partial
+        states per set, then merge them by (key copies, set): ``partial -> Expand ->
+        hash exchange -> final``. Expanding the input rows instead would feed the
+        aggregate len(sets) times the rows. ``None``: plan Expand -> two phases."""
+        copies = set(ex.names) | {ex.gid}
+        inner = {f.name for f in ex.input.schema}
+        if not self.config.two_phase_aggregate:
+            return None
+        if not all(isinstance(k.expr, ColumnRef) and k.expr.name in copies for k in node.keys):
+            return None
+        args: list[ExprNode] = []
+        for a in node.aggs:
+            e = a.expr
+            if not isinstance(e, AggCall) or e.distinct or e.fn in HOLISTIC_AGGREGATES:
+                return None
+            for x in (e.arg, e.arg2):
+                if x is not None:
+                    if not columns_used(x) <= inner:
+                        return None
+                    args.append(x)
+        # only when grouping by all the keys reduces the rows; else (nearly unique keys,
+        # TPC-DS Q67) expand the rows and let the partial aggregate after it reduce the
+        # coarser sets before the exchange
+        finest = L.Aggregate(
+            input=ex.input, keys=tuple(NamedExpr(name=k, expr=ColumnRef(name=k)) for k in ex.keys), aggs=()
+        )
+        if estimate_rows(finest) / max(1.0, estimate_rows(ex.input)) > self.config.partial_min_reduction:
+            return None
+        child = self.plan(ex.input)
+        child, cols = self._columns_for(child, [ColumnRef(name=k) for k in ex.keys] + args, "agg", only=True)
+        arg_cols = iter(cols[len(ex.keys) :])
+        specs = []
+        for a in node.aggs:
+            assert isinstance(a.expr, AggCall)
+            arg = None if a.expr.arg is None else next(arg_cols)
+            arg2 = None if a.expr.arg2 is None else next(arg_cols)
+            specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, arg2=arg2, param=a.expr.param))
+        partial = PHashAggregate(input=child, mode="partial", keys=ex.keys, aggs=tuple(specs), dop=child.dop)
+        expand = PExpand(
+            input=partial, keys=ex.keys, names=ex.names, sets=ex.sets, gid=ex.gid, dop=partial.dop
+        )
+        final_keys = tuple(k.expr.name for k in node.keys if isinstance(k.expr, ColumnRef))
+        out: PhysicalPlan = PHashAggregate(
+            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.config.dop
+        )
+        if any(k.name != c for k, c in zip(node.keys, final_keys, strict=True)):
+            exprs = [
+                NamedExpr(name=k.name, expr=ColumnRef(name=c))
+                for k, c in zip(node.keys, final_keys, strict=True)
+            ]
+            exprs += [NamedExpr(name=a.name, expr=ColumnRef(name=a.name)) for a in specs]
+            out = PProject(input=out, exprs=tuple(exprs), dop=out.dop)
+        return out
 
     def aggregate(
         self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], reduces: bool = True
@@ -183,8 +281,11 @@ class PhysicalPlanner:
         if keys and satisfies_hash(child.output_partitioning(), keys, child.dop):
             # already partitioned on the group keys: aggregate in place, no exchange
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
-        if any(a.distinct for a in aggs) or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
-            return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1)
+        one_phase = any(a.distinct or a.fn in HOLISTIC_AGGREGATES for a in aggs)
+        if one_phase or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
+            return PHashAggregate(
+                input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1
+            )
         partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)
         return PHashAggregate(input=partial, mode="final", keys=keys, aggs=aggs, dop=final_dop)
 
@@ -202,7 +303,9 @@ class PhysicalPlanner:
         if not node.left_keys:
             if how == "right":
                 # a right join is a left join with the sides swapped
-                j = PNestedLoopJoin(left=right, right=left, how="left", condition=node.condition, dop=right.dop)
+                j = PNestedLoopJoin(
+                    left=right, right=left, how="left", condition=node.condition, dop=right.dop
+                )
                 return self._select(j, out_names)
             if how == "full":
                 raise UnsupportedError("FULL OUTER JOIN needs at least one equality condition")
@@ -245,7 +348,9 @@ class PhysicalPlanner:
             # result; an empty one keeps NULL probe keys): never split it by hash
             strategy = "broadcast"
             dop = probe.dop
-        elif how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper:
+        elif (
+            how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper
+        ):
             strategy = "broadcast"
             dop = probe.dop
         else:
@@ -282,7 +387,9 @@ class PhysicalPlanner:
             return self._select(out, names)
         child = self.plan(inner)
         if node.limit is not None and child.dop > 1:
-            child = PLimit(input=child, limit=node.limit + node.offset, offset=0, scope="local", dop=child.dop)
+            child = PLimit(
+                input=child, limit=node.limit + node.offset, offset=0, scope="local", dop=child.dop
+            )
         return PLimit(input=child, limit=node.limit, offset=node.offset, scope="global", dop=1)
 
     def _plan_union(self, node: L.Union) -> PhysicalPlan:
@@ -290,9 +397,14 @@ class PhysicalPlanner:
         names = [f.name for f in node.schema]
         # inputs take the first input's column names
         kids = [
-            k if [f.name for f in k.schema] == names else PProject(
+            k
+            if [f.name for f in k.schema] == names
+            else PProject(
                 input=k,
-                exprs=tuple(NamedExpr(name=n, expr=ColumnRef(name=f.name)) for n, f in zip(names, k.schema, strict=True)),
+                exprs=tuple(
+                    NamedExpr(name=n, expr=ColumnRef(name=f.name))
+                    for n, f in zip(names, k.schema, strict=True)
+                ),
                 dop=k.dop,
             )
             for k in kids
@@ -308,17 +420,23 @@ class PhysicalPlanner:
             assert isinstance(e.expr, WindowCall)
             groups.setdefault((e.expr.partition_by, e.expr.order_by), []).append(e)
         for (parts, keys), exprs in groups.items():
-            args = [e.expr.arg for e in exprs if e.expr.arg is not None]  # type: ignore[union-attr]
+            calls = [e.expr for e in exprs if isinstance(e.expr, WindowCall)]
+            args = [a for c in calls for a in (c.arg, c.arg2) if a is not None]
             child, cols = self._columns_for(child, list(parts) + args, "win")
             part_cols = cols[: len(parts)]
             arg_cols = iter(cols[len(parts) :])
             child, order = self._order(child, keys)
-            funcs = tuple(
-                WindowSpec(name=e.name, fn=e.expr.fn, arg=None if e.expr.arg is None else next(arg_cols))  # type: ignore[union-attr]
-                for e in exprs
-            )
+            funcs = []
+            for e, c in zip(exprs, calls, strict=True):
+                arg = None if c.arg is None else next(arg_cols)
+                arg2 = None if c.arg2 is None else next(arg_cols)
+                funcs.append(
+                    WindowSpec(name=e.name, fn=c.fn, arg=arg, frame=c.frame, param=c.param, arg2=arg2)
+                )
             dop = self.config.dop if part_cols else 1
-            child = PWindow(input=child, partition_by=tuple(part_cols), order=order, funcs=funcs, dop=dop)
+            child = PWindow(
+                input=child, partition_by=tuple(part_cols), order=order, funcs=tuple(funcs), dop=dop
+            )
         return self._select(child, names + [e.name for e in node.exprs])
 
     def _plan_write(self, node: L.Write) -> PhysicalPlan:
@@ -332,6 +450,17 @@ class PhysicalPlanner:
             partition_by=node.partition_by,
             single=node.single,
             dop=1 if single else child.dop,
+        )
+
+    def _plan_expand(self, node: L.Expand) -> PhysicalPlan:
+        child = self.plan(node.input)
+        return PExpand(
+            input=child, keys=node.keys, names=node.names, sets=node.sets, gid=node.gid, dop=child.dop
+        )
+
+    def _plan_values(self, node: L.Values) -> PhysicalPlan:
+        return PValues(
+            names=node.names, types=node.types, rows=node.rows, dop=1, est_rows=float(len(node.rows))
         )
 
 

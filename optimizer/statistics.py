@@ -313,6 +313,10 @@ class Estimator:
             return self._groups(plan.input, [ColumnRef(name=f.name) for f in plan.input.schema], 0.75)
         if isinstance(plan, L.Union):
             return sum(self.rows(i) for i in plan.inputs)
+        if isinstance(plan, L.Expand):
+            return self.rows(plan.input) * len(plan.sets)
+        if isinstance(plan, L.Values):
+            return float(max(1, len(plan.rows)))
         if isinstance(plan, L.Join):
             return self._join_rows(plan)
         if isinstance(plan, L.Write):
@@ -468,6 +472,13 @@ class Estimator:
             if column in {f.name for f in plan.input.schema}:
                 return self.ndv(plan.input, column)
             return None
+        if isinstance(plan, L.Expand):
+            if column == plan.gid:
+                return float(len(plan.sets))
+            if column in plan.names:
+                d = self.ndv(plan.input, plan.keys[plan.names.index(column)])
+                return None if d is None else d + 1  # NULL where the key is not grouped
+            return self.ndv(plan.input, column)
         if isinstance(plan, L.Union):
             names = [f.name for f in plan.schema]
             if column not in names:

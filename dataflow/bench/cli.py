@@ -2,6 +2,8 @@
 
     dataflow bench tpch --sf N [--queries 1,3,6] [--runs 3] [--parallelism P] [--json FILE]
                         [--against ray-data,spark] [--data DIR] [--timeout S] [--no-cold-start]
+    dataflow bench tpcds --sf N [--queries 1,3,6] [--runs 3] [--parallelism P] [--json FILE]
+                         [--data DIR] [--timeout S]
 
 Wired into ``dataflow/cli.py`` by :func:`add_bench_parser`; ``python -m dataflow.bench``
 runs the same without it.
@@ -16,15 +18,19 @@ from pathlib import Path
 from typing import Any
 
 
-def _int_list(text: str) -> list[int]:
+def _int_list(text: str, last: int = 22, name: str = "TPC-H") -> list[int]:
     try:
         out = [int(x) for x in text.replace(" ", "").split(",") if x]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-    bad = [n for n in out if not 1 <= n <= 22]
+    bad = [n for n in out if not 1 <= n <= last]
     if bad or not out:
-        raise argparse.ArgumentTypeError(f"TPC-H has queries 1 to 22, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{name} has queries 1 to {last}, got {text!r}")
     return out
+
+
+def _tpcds_list(text: str) -> list[int]:
+    return _int_list(text, 99, "TPC-DS")
 
 
 def _peers(text: str) -> list[str]:
@@ -62,9 +68,34 @@ def cmd_bench_tpch(args: argparse.Namespace) -> int:
     return 0 if all(q.agree for q in result.queries) else 1
 
 
+def cmd_bench_tpcds(args: argparse.Namespace) -> int:
+    """Run the TPC-DS benchmark; print the table; write the JSON if asked. Exit 0 when
+    every query ran and agrees with DuckDB, 1 otherwise."""
+    from .report import format_table, to_json
+    from .tpcds import TpcdsOptions, run_tpcds
+
+    opts = TpcdsOptions(
+        sf=args.sf,
+        queries=args.queries,
+        runs=args.runs,
+        parallelism=args.parallelism,
+        data_root=Path(args.data),
+        timeout=args.timeout,
+        log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
+    )
+    result = run_tpcds(opts)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(result), indent=2, default=str) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0 if all(q.agree for q in result.queries) else 1
+
+
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``bench tpch`` to a command line's subparsers (those of ``dataflow``)."""
-    b = subparsers.add_parser("bench", help="benchmarks: TPC-H against DuckDB (and Ray Data, Spark)")
+    b = subparsers.add_parser(
+        "bench", help="benchmarks: TPC-H and TPC-DS against DuckDB (and Ray Data, Spark)"
+    )
     bsub = b.add_subparsers(dest="bench_cmd", required=True)
     t = bsub.add_parser(
         "tpch",
@@ -106,6 +137,35 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from .chaos import add_chaos_parser
 
     add_chaos_parser(bsub)
+    d = bsub.add_parser(
+        "tpcds",
+        help="run the 99 TPC-DS queries on dataflow and DuckDB, check the answers agree, compare times",
+        description="Run TPC-DS (DuckDB's 99 query texts, data from tpcgen-cli) on dataflow and on DuckDB "
+        "(same Parquet files, same number of threads), check the answers agree, and print the seconds "
+        "(median of --runs after one warm-up), the ratios and the peak memory.",
+    )
+    d.add_argument(
+        "--sf", type=float, default=1.0, help="scale factor (data in DATA/tpcds-sf<N>, generated if missing)"
+    )
+    d.add_argument(
+        "--queries", type=_tpcds_list, default=list(range(1, 100)), help="e.g. 1,3,6 (default: all 99)"
+    )
+    d.add_argument(
+        "--runs", type=int, default=1, help="timed runs per query after one warm-up (median reported)"
+    )
+    d.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        help="dataflow's parallelism and DuckDB's threads (default: the cluster's CPUs)",
+    )
+    d.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    d.add_argument("--data", default="data", help="where the tpcds-sf<N> folders are (default: data)")
+    d.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds for one run of one query (default 600)"
+    )
+    d.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    d.set_defaults(fn=cmd_bench_tpcds)
     return b
 
 
@@ -120,4 +180,4 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.fn(args))
 
 
-__all__ = ["add_bench_parser", "cmd_bench_tpch", "main"]
+__all__ = ["add_bench_parser", "cmd_bench_tpcds", "cmd_bench_tpch", "main"]

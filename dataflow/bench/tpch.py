@@ -206,14 +206,16 @@ def _run_dataflow_once(session: Any, text: str, timeout: float) -> pa.Table:
         raise _Timeout(f"timed out after {timeout:g} s") from None
 
 
-def _duckdb(data_dir: Path, threads: int) -> Any:
+def _duckdb(data_dir: Path, threads: int, tables: Any = None) -> Any:
+    """A DuckDB connection with a view per table (``tables``: a module with
+    ``table_paths``, TPC-H's by default) over the same Parquet files."""
     import duckdb
 
     from dataflow import tpch
 
     con = duckdb.connect()
     con.execute(f"SET threads TO {int(threads)}")
-    for name, path in tpch.table_paths(data_dir).items():
+    for name, path in (tables or tpch).table_paths(data_dir).items():
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
     return con
 

@@ -12,7 +12,9 @@ Modules, in the order a query goes through them:
 * :mod:`.expressions`: scalar expressions, literals typed as DuckDB types them,
   aggregates, window functions, output names as DuckDB gives them.
 * :mod:`.joins`: the join order of a FROM clause, following equality predicates.
-* :mod:`.planner`: queries, SELECT clause by clause, set operations, CTEs.
+* :mod:`.planner`: queries, FROM and CTEs; :mod:`.select`: SELECT clause by clause;
+  :mod:`.setop_planner` / :mod:`.setops`: UNION, INTERSECT, EXCEPT, VALUES;
+  :mod:`.grouping`: ROLLUP / CUBE / GROUPING SETS; :mod:`.naming`: shared helpers.
 * :mod:`.subqueries`: EXISTS / IN / scalar subqueries as semi, anti and left joins.
 
 Supported: SELECT [DISTINCT] with ``*`` (and ``* EXCLUDE / REPLACE / RENAME``), comma

@@ -36,12 +36,13 @@ from ..expr import (
     InList,
     Literal,
     SortKey,
-    WindowCall,
     literal,
 )
 from ..kernels.udf import find_udf, udf_names
 from ..types import resolve_type_name
+from .aggregates import EXTRA_AGGREGATES, extra_args, extra_name
 from .scope import Scope
+from .windows import translate_window
 
 # What ``on_subquery`` receives: the kind ("scalar", "exists", "in"), the query's
 # syntax tree, and for IN the left-hand expressions. It returns the expression that
@@ -69,6 +70,7 @@ _AGGREGATES: dict[type, str] = {
     exp.Min: "min",
     exp.Max: "max",
     exp.Count: "count",
+    **EXTRA_AGGREGATES,
 }
 # EXTRACT(part FROM x) / date_part('part', x): the date part, and the function that gives it
 _DATE_PARTS = {
@@ -542,6 +544,7 @@ class ExprTranslator:
         extra = [e for e in node.expressions] if isinstance(node, (exp.Count, exp.Min, exp.Max)) else []
         if extra:
             raise UnsupportedError(f"{fn}() with more than one argument is not supported")
+        second, param = extra_args(node)
         self._in_aggregate = True
         try:
             cond = self.translate(filter_) if filter_ is not None else None
@@ -552,11 +555,13 @@ class ExprTranslator:
             if arg_ast is None:
                 raise PlanError(f"{fn}() needs an argument")
             arg = self.translate(arg_ast)
+            arg2 = self.translate(second) if second is not None else None
         finally:
             self._in_aggregate = False
         if cond is not None:
             arg = Case(whens=((cond, arg),))
-        return AggCall(fn=fn, arg=arg, distinct=distinct)
+            arg2 = Case(whens=((cond, arg2),)) if arg2 is not None else None
+        return AggCall(fn=fn, arg=arg, distinct=distinct, arg2=arg2, param=param)
 
     def _t_Filter(self, node: exp.Filter) -> ExprNode:
         agg = node.this
@@ -565,49 +570,7 @@ class ExprTranslator:
         return self._aggregate(agg, filter_=node.expression.this)
 
     def _t_Window(self, node: exp.Window) -> ExprNode:
-        if not self.windows:
-            raise PlanError(
-                f"window functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}"
-            )
-        if node.args.get("alias"):
-            raise UnsupportedError("named windows (OVER w) are not supported; write the window in OVER (...)")
-        func = node.this
-        if isinstance(func, exp.Filter):
-            raise UnsupportedError("FILTER in a window function is not supported")
-        partition = tuple(self._no_agg_window(p) for p in node.args.get("partition_by") or [])
-        order_ast = node.args.get("order")
-        order = tuple(self.sort_key(o) for o in (order_ast.expressions if order_ast else []))
-        arg: ExprNode | None = None
-        if type(func) in _WINDOW_RANKING:
-            fn = _WINDOW_RANKING[type(func)]
-        elif isinstance(func, exp.Anonymous) and func.name.lower() in ("rank", "dense_rank", "row_number"):
-            fn = func.name.lower()
-        elif type(func) in _AGGREGATES:
-            fn = _AGGREGATES[type(func)]
-            inner = func.this
-            if isinstance(inner, exp.Distinct):
-                raise UnsupportedError(f"{fn}(DISTINCT ...) OVER (...) is not supported")
-            if fn == "count" and (inner is None or isinstance(inner, exp.Star)):
-                fn = "count_star"
-            else:
-                arg = self._no_agg_window(inner)
-        else:
-            name = func.name.lower() if isinstance(func, exp.Anonymous) else func.sql_name().lower()
-            raise UnsupportedError(
-                f"the window function {name}() is not supported; supported: row_number, rank, "
-                "dense_rank, sum, avg, min, max, count"
-            )
-        spec = node.args.get("spec")
-        if spec is not None and fn not in ("row_number", "rank", "dense_rank"):
-            whole = _frame_is_whole_partition(spec)
-            if whole:
-                order = ()
-            elif not (order and _frame_is_default(spec)):
-                raise UnsupportedError(
-                    f"the window frame {spec.sql(dialect='duckdb')} is not supported; supported are the default "
-                    "frame and ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
-                )
-        return WindowCall(fn=fn, arg=arg, partition_by=partition, order_by=order)
+        return translate_window(self, node, _AGGREGATES)
 
     def _no_agg_window(self, node: exp.Expression) -> ExprNode:
         saved = self.windows
@@ -623,20 +586,6 @@ class ExprTranslator:
             ascending=not node.args.get("desc"),
             nulls_first=bool(node.args.get("nulls_first")),
         )
-
-
-def _frame_is_default(spec: exp.WindowSpec) -> bool:
-    kind = (spec.args.get("kind") or "").upper()
-    start = str(spec.args.get("start") or "").upper()
-    end = str(spec.args.get("end") or "").upper()
-    return kind == "RANGE" and start == "UNBOUNDED" and end in ("CURRENT ROW", "")
-
-
-def _frame_is_whole_partition(spec: exp.WindowSpec) -> bool:
-    start = str(spec.args.get("start") or "").upper()
-    end = str(spec.args.get("end") or "").upper()
-    end_side = str(spec.args.get("end_side") or "").upper()
-    return start == "UNBOUNDED" and end == "UNBOUNDED" and end_side == "FOLLOWING"
 
 
 def _written_name(node: exp.Func) -> str:
@@ -758,6 +707,8 @@ def _name(node: Any, column_name: Callable[[exp.Column], str] | None) -> str:
         return f"-{_name(node.this, column_name)}"
     if isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star)):
         return "count_star()"
+    if type(node) in EXTRA_AGGREGATES:
+        return extra_name(node, lambda x: _name(x, column_name))
     if type(node) in _AGGREGATES:
         inner = node.this
         if isinstance(inner, exp.Distinct):

@@ -53,7 +53,7 @@ def parse_sql(text: str) -> exp.Expression:
     if len(statements) > 1:
         raise UnsupportedError(f"more than one statement ({len(statements)}); run one query at a time")
     tree = statements[0]
-    if not isinstance(tree, exp.Query):
+    if not isinstance(tree, (exp.Query, exp.Values)):
         kind = type(tree).__name__.upper()
         raise UnsupportedError(f"{kind} statements: only queries (SELECT, WITH, UNION, ...) can run")
     return tree  # type: ignore[return-value]  # a Query is an Expression

@@ -48,7 +48,8 @@ from .joins import split_equality
 from .scope import Scope, is_outer, outer_name
 
 if TYPE_CHECKING:
-    from .planner import Planned, Planner
+    from .naming import Planned
+    from .planner import Planner
 
 _COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -73,7 +74,7 @@ class SubqueryPlanner:
     def placeholder(
         self, kind: str, ast: exp.Expression, lhs: list[ExprNode] | None, pending: list[Pending]
     ) -> ExprNode:
-        from .planner import SUBQUERY_PREFIX
+        from .naming import SUBQUERY_PREFIX
 
         p = Pending(f"{SUBQUERY_PREFIX}{self.planner.new_id()}", kind, ast, lhs)
         pending.append(p)
@@ -251,9 +252,10 @@ class SubqueryPlanner:
         empty = sub.empty_values.get(sub.columns[0]) if preds else None
         if not preds:
             if not sub.single_row:
-                # at most one row is expected; an empty result must still give one NULL row
+                # at most one row is expected (more is an error at run time, as in DuckDB);
+                # an empty result must still give one NULL row
                 right = builder.aggregate(
-                    right, [], [NamedExpr(name=p.name, expr=AggCall(fn="max", arg=ColumnRef(name=value)))]
+                    right, [], [NamedExpr(name=p.name, expr=AggCall(fn="single_value", arg=ColumnRef(name=value)))]
                 )
             else:
                 right = _keep(right, {value: p.name})
@@ -272,6 +274,18 @@ class SubqueryPlanner:
         right = builder.rename(right, {value: raw})
         right_cols = frozenset(right.column_names())
         lk, rk, residual = split_equi_keys(preds, outer_cols, right_cols)
+        if not sub.single_row and not residual and rk and all(isinstance(k, ColumnRef) for k in rk):
+            # one value per correlation key; several rows for one key are an error at run
+            # time (DuckDB: "More than one row returned by a subquery")
+            key_names = list(dict.fromkeys(k.name for k in rk if isinstance(k, ColumnRef)))
+            right = builder.aggregate(
+                right,
+                [NamedExpr(name=k, expr=ColumnRef(name=k)) for k in key_names],
+                [
+                    *(NamedExpr(name=k, expr=ColumnRef(name=k)) for k in key_names),
+                    NamedExpr(name=raw, expr=AggCall(fn="single_value", arg=ColumnRef(name=raw))),
+                ],
+            )
         how = "inner" if rejecting and empty is None else "left"
         used = key is not None and how == "inner"
         if used:

@@ -71,6 +71,11 @@ def _prune(plan: L.LogicalPlan, required: set[str] | None) -> L.LogicalPlan:
             need = (required & inner) | _cols(*(e.expr for e in plan.exprs))
         return plan.replace(input=_prune(plan.input, need))
 
+    if isinstance(plan, L.Expand):
+        inner = {f.name for f in plan.input.schema}
+        need = inner if required is None else (required & inner)
+        return plan.replace(input=_prune(plan.input, need | set(plan.keys)))
+
     # Distinct and Union compare whole rows: their inputs keep every column
     return plan.with_children(tuple(_prune(c, None) for c in plan.children()))
 

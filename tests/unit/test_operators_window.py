@@ -78,7 +78,7 @@ def test_window_aggregates_and_ranks_match_duckdb(partition_by, order) -> None:
     out = window(t, partition_by, order, AGG_FUNCS + RANK_FUNCS)
     assert_same(out, expected(t, partition_by, order, AGG_SQL + ", " + RANK_SQL))
     assert out.schema.field("s_d").type == pa.decimal128(38, 2)
-    assert out.schema.field("s_i").type == pa.int64()
+    assert out.schema.field("s_i").type == pa.decimal128(38, 0)
     assert out.schema.field("a_d").type == pa.float64()
     assert out.schema.field("mn_g").type == pa.string()
     assert out.schema.field("rk").type == pa.int64()
@@ -136,3 +136,67 @@ def test_decimal_sums_are_exact_beyond_64_bits() -> None:
 def test_window_on_empty_input() -> None:
     t = sample_table(10).slice(0, 0)
     assert window(t, ("k",), (OrderSpec(column="g"),), AGG_FUNCS).num_rows == 0
+
+
+# -- frames and the value functions ------------------------------------------------------
+
+FRAMED = (
+    WindowSpec(name="run", fn="sum", arg="i", frame=("rows", None, 0)),
+    WindowSpec(name="slide", fn="sum", arg="d", frame=("rows", -2, 1)),
+    WindowSpec(name="ahead", fn="avg", arg="f", frame=("rows", 1, 3)),
+    WindowSpec(name="cnt", fn="count", arg="i", frame=("rows", -3, -1)),
+    WindowSpec(name="mn", fn="min", arg="g", frame=("rows", -1, 1)),
+    WindowSpec(name="mx", fn="max", arg="d", frame=("rows", 0, None)),
+    WindowSpec(name="mxr", fn="max", arg="i", frame=("rows", None, -1)),
+    WindowSpec(name="peers", fn="sum", arg="i", frame=("range", 0, 0)),
+    WindowSpec(name="rest", fn="count_star", frame=("range", 0, None)),
+    WindowSpec(name="fv", fn="first_value", arg="g", frame=("rows", -1, 1)),
+    WindowSpec(name="lv", fn="last_value", arg="i", frame=("rows", None, None)),
+    WindowSpec(name="nv", fn="nth_value", arg="d", param=2, frame=("rows", None, 0)),
+    WindowSpec(name="lg", fn="lag", arg="i", param=2),
+    WindowSpec(name="ld", fn="lead", arg="g", param=1, arg2="g"),
+    WindowSpec(name="nt", fn="ntile", param=4),
+    WindowSpec(name="pr", fn="percent_rank"),
+    WindowSpec(name="cd", fn="cume_dist"),
+)
+FRAMED_SQL = (
+    "sum(i) over (w rows between unbounded preceding and current row) as run, "
+    "sum(d) over (w rows between 2 preceding and 1 following) as slide, "
+    "avg(f) over (w rows between 1 following and 3 following) as ahead, "
+    "count(i) over (w rows between 3 preceding and 1 preceding) as cnt, "
+    "min(g) over (w rows between 1 preceding and 1 following) as mn, "
+    "max(d) over (w rows between current row and unbounded following) as mx, "
+    "max(i) over (w rows between unbounded preceding and 1 preceding) as mxr, "
+    "sum(i) over (w range between current row and current row) as peers, "
+    "count(*) over (w range between current row and unbounded following) as rest, "
+    "first_value(g) over (w rows between 1 preceding and 1 following) as fv, "
+    "last_value(i) over (w rows between unbounded preceding and unbounded following) as lv, "
+    "nth_value(d, 2) over (w rows between unbounded preceding and current row) as nv, "
+    "lag(i, 2) over w as lg, lead(g, 1, g) over w as ld, ntile(4) over w as nt, "
+    "percent_rank() over w as pr, cume_dist() over w as cd"
+)
+
+
+@pytest.mark.parametrize(
+    "partition_by,order",
+    [
+        (("k",), (OrderSpec(column="id"),)),  # a total order: every frame is deterministic
+        ((), (OrderSpec(column="id", ascending=False),)),
+    ],
+)
+def test_frames_and_value_functions_match_duckdb(partition_by, order) -> None:
+    t = sample_table(1200, seed=21)
+    out = window(t, partition_by, order, FRAMED)
+    assert_same(out, expected(t, partition_by, order, FRAMED_SQL))
+
+
+def test_peer_frames_and_distribution_functions_with_ties_match_duckdb() -> None:
+    t = sample_table(800, seed=4)
+    funcs = (FRAMED[7], FRAMED[8], FRAMED[15], FRAMED[16], WindowSpec(name="rk", fn="rank"))
+    order = (OrderSpec(column="g"),)
+    sql = ", ".join(
+        FRAMED_SQL.split(", ")[7:9]
+        + ["percent_rank() over w as pr", "cume_dist() over w as cd", "rank() over w as rk"]
+    )
+    out = window(t, ("k",), order, funcs)
+    assert_same(out, expected(t, ("k",), order, sql))
