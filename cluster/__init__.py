@@ -2,9 +2,9 @@
 
 ``connect(None)`` starts the Session's own local cluster (Ray's ``address="local"``:
 a stale address file left by a dead ``ray start`` is never tried), on loopback only
-and with token authentication on. ``connect("auto")`` joins the cluster that
-``dataflow cluster up`` recorded (``cluster/local.py``), else the one ``RAY_ADDRESS``
-names, else Ray's own lookup; ``connect("host:port")`` joins that cluster.
+and with token authentication on. ``connect("auto")`` joins the cluster ``RAY_ADDRESS``
+names, else the one ``dataflow cluster up`` recorded (``cluster/local.py``), else
+Ray's own lookup; ``connect("host:port")`` joins that cluster.
 ``LocalCluster`` starts several Ray nodes in this process's care, for tests.
 
 Modules: ``auth`` (the token), ``local`` (``dataflow cluster up/down`` and the state
@@ -61,16 +61,18 @@ def validate_address(address: object) -> str | None:
 
 def resolve_address(address: str | None) -> tuple[str | None, Any]:
     """The address ``connect`` will use, and the ``dataflow cluster up`` state it came
-    from (or ``None``). ``"auto"`` prefers dataflow's recorded cluster, then
-    ``RAY_ADDRESS``, then Ray's own ``"auto"``."""
+    from (or ``None``). ``"auto"`` is ``RAY_ADDRESS`` if set (as in Ray, and inside a
+    job), else the cluster ``dataflow cluster up`` recorded, else Ray's own ``"auto"``."""
     address = validate_address(address)
     if address != "auto":
         return address, None
     state = running_state()
+    if os.environ.get("RAY_ADDRESS"):  # as Ray's "auto": a job's driver joins its own cluster
+        env_address = validate_address(os.environ["RAY_ADDRESS"])
+        same = state is not None and env_address is not None and _same_address(env_address, state.gcs_address)
+        return env_address, state if same else None
     if state is not None:
         return state.gcs_address, state
-    if os.environ.get("RAY_ADDRESS"):
-        return validate_address(os.environ["RAY_ADDRESS"]), None
     return "auto", None
 
 

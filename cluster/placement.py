@@ -2,7 +2,7 @@
 
 >>> nodes = [NodeCapacity("a", 2), NodeCapacity("b", 2)]
 >>> place(nodes, [StageInstance((0, 0)), StageInstance((0, 1)), StageInstance((1, 0), prefers="a")])
-['a', 'b', 'a']
+['b', 'a', 'a']
 
 The rule: every node gets a share of the job's instances in proportion to its free
 CPUs (largest remainder, so shares are whole numbers); an instance that prefers a node
