@@ -114,6 +114,7 @@ def list_jobs(address: str | None = None) -> list[dict[str, Any]]:
             "start_time": j.start_time,
             "end_time": j.end_time,
             "message": j.message or "",
+            "metadata": dict(j.metadata or {}),
         })
     return sorted(out, key=lambda j: j["start_time"] or 0)
 
