@@ -104,7 +104,7 @@ def _refresh_ray_config() -> None:
     """Make Ray's cached config and token cache see the environment (what Ray's own
     ``_enable_token_auth`` does)."""
     try:
-        from ray._raylet import AuthenticationTokenLoader, Config
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
     except ImportError:  # Ray not installed: nothing to refresh
         return
     Config.initialize("")

@@ -34,7 +34,7 @@ def _actors_per_node() -> dict[str, Counter[str]] | None:
     for a in actors:
         name = a.class_name or ""
         if name in DATAFLOW_ACTORS:
-            out.setdefault(a.node_id, Counter())[name] += 1
+            out.setdefault(a.node_id or "", Counter())[name] += 1
     return out
 
 
