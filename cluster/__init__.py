@@ -64,9 +64,12 @@ def resolve_address(address: str | None) -> tuple[str | None, Any]:
     from (or ``None``). ``"auto"`` is ``RAY_ADDRESS`` if set (as in Ray, and inside a
     job), else the cluster ``dataflow cluster up`` recorded, else Ray's own ``"auto"``."""
     address = validate_address(address)
-    if address != "auto":
-        return address, None
+    if address in (None, "local"):
+        return None, None
     state = running_state()
+    if address != "auto":
+        same = state is not None and _same_address(address, state.gcs_address)
+        return address, state if same else None
     if os.environ.get("RAY_ADDRESS"):  # as Ray's "auto": a job's driver joins its own cluster
         env_address = validate_address(os.environ["RAY_ADDRESS"])
         same = state is not None and env_address is not None and _same_address(env_address, state.gcs_address)
@@ -114,8 +117,10 @@ def connect(address: str | None = None, num_cpus: int | None = None, dashboard: 
     (``"auto"`` or ``host:port``); return what was done. A cluster started here
     listens on 127.0.0.1 only (GCS, raylet, object manager, workers, dashboard) and
     uses token authentication (the token is created in ``~/.ray/auth_token`` if
-    missing). Joining turns token mode on when a token is available, which Ray does
-    not do by itself for an explicit address."""
+    missing). Joining a cluster that ``dataflow cluster up`` recorded turns token mode
+    on with its token (Ray does not do that by itself for an explicit address); any
+    other join follows Ray (``RAY_AUTH_MODE``), and a refused token becomes an error
+    that says what to set."""
     import ray
 
     target, state = resolve_address(address)
@@ -144,12 +149,22 @@ def connect(address: str | None = None, num_cpus: int | None = None, dashboard: 
             kwargs["dashboard_host"] = "127.0.0.1"
     else:
         kwargs["address"] = target
-        auth.enable_for_client(Path(state.token_path) if state is not None else None)
+        if state is not None:  # a cluster `dataflow cluster up` started: it uses this token
+            auth.enable_for_client(Path(state.token_path))
     with _loopback_node() if _is_loopback(target) else contextlib.nullcontext():
         try:
             ctx = ray.init(**kwargs)
-        except ConnectionError as e:
-            raise DataflowError(f"cannot join the Ray cluster at {target}: {e}") from e
+        except Exception as e:
+            if "auth" in f"{type(e).__name__} {e}".lower():
+                raise DataflowError(
+                    f"the Ray cluster at {target} refused this process's token: it uses token "
+                    f"authentication, so set {auth.AUTH_MODE_ENV}=token and give this process the "
+                    f"cluster's token (in {auth.default_token_path()}, or ${auth.TOKEN_PATH_ENV} / "
+                    f"${auth.TOKEN_ENV}); ({type(e).__name__}: {e})"
+                ) from e
+            if isinstance(e, ConnectionError):
+                raise DataflowError(f"cannot join the Ray cluster at {target}: {e}") from e
+            raise
     info_address = getattr(ctx, "address_info", {}).get("address")
     return ClusterInfo(owns=target is None, dashboard_url=_dashboard_url(ctx, state), address=info_address)
 

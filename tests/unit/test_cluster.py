@@ -53,6 +53,8 @@ def test_auto_prefers_ray_address_then_the_state_file(state_file, monkeypatch):
     local.write_state(st)
     addr, found = resolve_address("auto")
     assert addr == "127.0.0.1:41234" and found is not None and found.token_path == "/t"
+    assert resolve_address("127.0.0.1:41234")[1] == found  # the recorded cluster, named explicitly
+    assert resolve_address("local") == (None, None)
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
     assert resolve_address("auto") == ("10.0.0.5:6379", None)
     assert resolve_address("127.0.0.1:5000") == ("127.0.0.1:5000", None)
@@ -181,6 +183,9 @@ def test_ensure_token_creates_once_and_reuses(tmp_path, monkeypatch):
 def test_enable_for_client_respects_an_explicit_mode(tmp_path, monkeypatch):
     tok = tmp_path / "tok"
     tok.write_text("f" * 64)
+    refreshed = []
+    # Ray's C++ config outlives monkeypatch's env restore: never refresh it in this process
+    monkeypatch.setattr(auth, "_refresh_ray_config", lambda: refreshed.append(True))
     monkeypatch.delenv(auth.TOKEN_ENV, raising=False)
     monkeypatch.setenv(auth.AUTH_MODE_ENV, "disabled")
     assert auth.enable_for_client(tok) is False
@@ -189,6 +194,7 @@ def test_enable_for_client_respects_an_explicit_mode(tmp_path, monkeypatch):
     monkeypatch.delenv(auth.TOKEN_PATH_ENV, raising=False)
     assert auth.enable_for_client(tok) is True
     assert os.environ[auth.AUTH_MODE_ENV] == "token" and os.environ[auth.TOKEN_PATH_ENV] == str(tok)
+    assert refreshed == [True]
 
 
 def test_dashboard_help_names_the_token_file(tmp_path):
