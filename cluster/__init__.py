@@ -163,7 +163,15 @@ def connect(address: str | None = None, num_cpus: int | None = None, dashboard: 
                     f"${auth.TOKEN_ENV}); ({type(e).__name__}: {e})"
                 ) from e
             if isinstance(e, ConnectionError):
-                raise DataflowError(f"cannot join the Ray cluster at {target}: {e}") from e
+                hint = ""
+                if os.environ.get(auth.AUTH_MODE_ENV, "").lower() != "token":
+                    hint = (
+                        f". If the cluster uses token authentication (Ray's GCS then logs "
+                        f"InvalidAuthToken above), set {auth.AUTH_MODE_ENV}=token and give this process "
+                        f"the cluster's token (in {auth.default_token_path()}, or ${auth.TOKEN_PATH_ENV} / "
+                        f"${auth.TOKEN_ENV})"
+                    )
+                raise DataflowError(f"cannot join the Ray cluster at {target}: {e}{hint}") from e
             raise
     info_address = getattr(ctx, "address_info", {}).get("address")
     return ClusterInfo(owns=target is None, dashboard_url=_dashboard_url(ctx, state), address=info_address)
