@@ -80,7 +80,7 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         return 1
     info = connect(args.address or "auto")
     try:
-        print(format_status(describe(), info.dashboard_url, dashboard_help(info.dashboard_url)))
+        print(format_status(describe(info.dashboard_url), info.dashboard_url, dashboard_help(info.dashboard_url)))
     finally:
         ray.shutdown()
     return 0

@@ -3,10 +3,13 @@ CPUs, memory and object store use, and dataflow's actors on each."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
 import ray
+
+logger = logging.getLogger(__name__)
 
 #: the actor classes the Ray runtime starts (``dataflow/runtime/ray_runtime.py``)
 DATAFLOW_ACTORS = ("Worker", "Coordinator")
@@ -23,12 +26,19 @@ def _object_store_used(node: dict[str, Any]) -> int | None:
         return None
 
 
-def _actors_per_node() -> dict[str, Counter[str]] | None:
+def _actors_per_node(address: str | None) -> dict[str, Counter[str]] | None:
+    """Alive dataflow actors per node id, from Ray's state API (through the dashboard);
+    ``None`` if it does not answer (the reason is logged)."""
     try:
         from ray.util.state import list_actors
 
-        actors = list_actors(filters=[("state", "=", "ALIVE")], limit=10_000, raise_on_missing_output=False)
-    except Exception:
+        # name the cluster: with no address the state API looks for "the" local cluster,
+        # and refuses when several run on the machine
+        actors = list_actors(
+            address=address, filters=[("state", "=", "ALIVE")], limit=10_000, raise_on_missing_output=False
+        )
+    except Exception as e:
+        logger.warning("cannot list the cluster's actors: %s: %s", type(e).__name__, e)
         return None
     out: dict[str, Counter[str]] = {}
     for a in actors:
@@ -38,12 +48,13 @@ def _actors_per_node() -> dict[str, Counter[str]] | None:
     return out
 
 
-def describe() -> dict[str, Any]:
-    """The cluster this process is connected to (``ray.init`` first), as a dict:
+def describe(dashboard_url: str | None = None) -> dict[str, Any]:
+    """The cluster this process is connected to (``ray.init`` first; ``dashboard_url``
+    is where its state API answers, default its GCS address), as a dict:
     ``nodes`` (id, address, head, alive, CPUs total/free, memory, object store size and
     use, dataflow actors by class) and totals."""
     available = ray._private.state.available_resources_per_node()  # type: ignore[attr-defined]
-    actors = _actors_per_node()
+    actors = _actors_per_node(dashboard_url or ray.get_runtime_context().gcs_address)
     nodes = []
     for n in sorted(ray.nodes(), key=lambda n: (not n.get("Resources", {}).get("node:__internal_head__"), n["NodeID"])):
         res = n.get("Resources", {})

@@ -109,7 +109,9 @@ def test_tpch_on_two_nodes(session, expected, n):
 def test_status_shows_dataflow_actors_on_both_nodes(two_nodes, session):
     from dataflow.cluster.status import describe, format_status
 
-    info = describe()
+    job = session.table("nation").select("n_name").submit(parallelism=2)
+    assert job.result(timeout=60).num_rows == 25  # the job's actors are up and back in the pool
+    info = describe(session.dashboard_url)
     assert info["alive"] == 2 and len(info["nodes"]) == 2
     assert [n["head"] for n in info["nodes"]] == [True, False]
     for n in info["nodes"]:
@@ -151,6 +153,29 @@ def test_submit_sql_job(two_nodes, data, expected, capsys):
     assert listed[sid]["metadata"]["dataflow_version"] == dataflow.__version__
     assert "dataflow.cli sql" in listed[sid]["entrypoint"]
     assert cli.main(["jobs"]) == 0 and sid in capsys.readouterr().out
+
+
+JOB_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import dataflow
+
+    with dataflow.Session(address="auto", parallelism=2) as s:  # the cluster the job runs in
+        s.register_parquet("nation", sys.argv[1])
+        n = s.sql("select count(*) as n from nation where n_regionkey = 1").to_arrow().column(0)[0].as_py()
+        print(f"nations in region 1: {n}")
+    """
+)
+
+
+def test_submit_script_job(two_nodes, data, expected, tmp_path, capsys):
+    script = tmp_path / "job.py"
+    script.write_text(JOB_SCRIPT)
+    want = expected("select count(*) from nation where n_regionkey = 1").column(0)[0].as_py()
+    code = cli.main(["submit", "--wait", str(script), str(tpch.table_paths(data)["nation"])])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"nations in region 1: {want}" in out
 
 
 OWN_CLUSTER = textwrap.dedent(
