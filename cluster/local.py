@@ -259,6 +259,7 @@ def _start_node(cmd: list[str], env: dict[str, str], log: Path, timeout: float) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            _kill_group(proc.pid)  # what the failed node had started (its own process group)
             tail = log.read_text(errors="replace")[-3000:]
             raise ClusterError(f"`ray start` exited with code {proc.returncode}; its log ({log}) ends:\n{tail}")
         if READY_MARK in log.read_text(errors="replace"):
@@ -332,6 +333,13 @@ def up(
     return state
 
 
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _stop_pid(pid: int, start_time: int, grace: float = 15.0) -> None:
     """Stop a ``ray start --block`` process and its process group: SIGTERM (Ray then
     stops the node's processes), then SIGKILL to what is left of the group."""
@@ -346,10 +354,7 @@ def _stop_pid(pid: int, start_time: int, grace: float = 15.0) -> None:
     while time.monotonic() < deadline and process_alive(pid, start_time):
         time.sleep(0.2)
     if pgid == pid:  # started with start_new_session: the group is the node's alone
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(pgid)
     elif process_alive(pid, start_time):
         os.kill(pid, signal.SIGKILL)
 
