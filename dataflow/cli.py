@@ -4,6 +4,7 @@
     dataflow tpch gen --sf N --out DIR
     dataflow sql --data DIR "SELECT ..." [--out FILE.parquet|FILE.csv|FILE.json] [--parallelism N] [--local]
     dataflow bench tpch --sf N [--queries 1,3,6] [--runs 3] [--json FILE] [--against ray-data,spark]
+    dataflow cluster up|status|down, dataflow submit, dataflow jobs, dataflow logs ID  (cluster/cli.py)
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if not data.is_dir():
         print(f"error: --data {data}: no such directory", file=sys.stderr)
         return 2
-    with Session(parallelism=args.parallelism, runtime="local" if args.local else "ray") as s:
+    with Session(args.address, parallelism=args.parallelism, runtime="local" if args.local else "ray") as s:
         try:
             _register_dir(s, data)
             df = s.sql(args.query)
@@ -207,11 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--parallelism", type=int, default=None)
     q.add_argument("--local", action="store_true", help="run in this process, without Ray")
     q.add_argument("--max-rows", type=int, default=50)
+    q.add_argument("--address", default=None, help="join a Ray cluster: 'auto' (the one `dataflow cluster up` started) or host:port")
     q.set_defaults(fn=cmd_sql)
 
     from .bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+    from .cluster.cli import add_cluster_parsers
+
+    add_cluster_parsers(sub)
     args = p.parse_args(argv)
     return int(args.fn(args))
 

@@ -504,3 +504,14 @@ class Session:
         job.show_progress = wanted(self.config.progress)
         job.notes = notes
         return job
+
+    @property
+    def dashboard_help(self) -> str | None:
+        """How to open the dashboard with Ray's token: where the token lives, and the
+        header scripts send (Ray's dashboard takes no token in the URL). ``None``
+        without a dashboard."""
+        if self.runtime_kind != "ray" or not self.dashboard_url:
+            return None
+        from .cluster import dashboard_help
+
+        return dashboard_help(self.dashboard_url)
