@@ -188,7 +188,7 @@ OWN_CLUSTER = textwrap.dedent(
 
     with dataflow.Session(parallelism=1, warm_actors=1) as s:
         s.register("t", pa.table({"x": [1, 2, 3]}))
-        total = s.sql("select sum(x) as n from t").to_arrow().column(0)[0].as_py()
+        total = int(s.sql("select sum(x) as n from t").to_arrow().column(0)[0].as_py())
         import ray
         node_ip = ray.nodes()[0]["NodeManagerAddress"]
         socks = listening_sockets(local.descendants(os.getpid()))
