@@ -112,7 +112,10 @@ def _loopback_node() -> Iterator[None]:
             os.environ[LOOPBACK_ENV] = old_env
 
 
-def connect(address: str | None = None, num_cpus: int | None = None, dashboard: bool = True) -> ClusterInfo:
+def connect(
+    address: str | None = None, num_cpus: int | None = None, dashboard: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> ClusterInfo:
     """Start the Session's own local Ray cluster (``address=None``), or join one
     (``"auto"`` or ``host:port``); return what was done. A cluster started here
     listens on 127.0.0.1 only (GCS, raylet, object manager, workers, dashboard) and
@@ -151,6 +154,10 @@ def connect(address: str | None = None, num_cpus: int | None = None, dashboard: 
         kwargs["address"] = target
         if state is not None:  # a cluster `dataflow cluster up` started: it uses this token
             auth.enable_for_client(Path(state.token_path))
+    if metadata:  # shown on the dashboard's Jobs page
+        from ray.job_config import JobConfig
+
+        kwargs["job_config"] = JobConfig(metadata=dict(metadata))
     with _loopback_node() if _is_loopback(target) else contextlib.nullcontext():
         try:
             ctx = ray.init(**kwargs)

@@ -68,7 +68,14 @@ class ActorPool:
     # -- creation ---------------------------------------------------------------------
 
     def _nodes(self) -> list[str]:
-        return [n["NodeID"] for n in cluster.alive_nodes()] or [ray.get_runtime_context().get_node_id()]
+        return [c.node_id for c in self.capacities()]
+
+    def capacities(self) -> list[cluster.NodeCapacity]:
+        """The alive nodes and their CPUs (workers hold none: ``num_cpus=0``)."""
+        nodes = cluster.alive_nodes()
+        if not nodes:
+            return [cluster.NodeCapacity(ray.get_runtime_context().get_node_id(), 1.0)]
+        return [cluster.NodeCapacity(n["NodeID"], float(n.get("Resources", {}).get("CPU", 0))) for n in nodes]
 
     def _create(self, node: str) -> Leased:
         self.created += 1

@@ -53,7 +53,12 @@ class RayRuntime:
         max_retries: int = 2,
         namespace: str | None = None,
     ) -> None:
-        self.info = cluster.connect(address, num_cpus)
+        from dataflow import __version__
+
+        self.info = cluster.connect(
+            address, num_cpus, metadata={"job_name": f"dataflow session {session}", "dataflow_version": __version__,
+                                         "dataflow_session": session},
+        )
         self.session = session
         self.namespace = namespace
         self.max_actors = max_actors
@@ -228,10 +233,12 @@ class RayJob(Job):
         self._thread.start()
 
     def _placement(self) -> list[str]:
-        nodes = self.runtime.pool._nodes()
-        # spread instances over the nodes round-robin, across stages too, so that
-        # single-instance stages do not all land on the first node
-        return [nodes[k % len(nodes)] for k in range(len(self.slots))]
+        """A node per stage instance: shares in proportion to each node's CPUs, and
+        one stage's instances alternating over the nodes (``cluster.place``)."""
+        caps = self.runtime.pool.capacities()
+        if len(caps) == 1:
+            return [caps[0].node_id] * len(self.slots)
+        return cluster.place(caps, [cluster.StageInstance((s.id, i)) for s, i in self.slots])
 
     # -- the driver thread ------------------------------------------------------------
 
