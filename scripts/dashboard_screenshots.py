@@ -11,7 +11,7 @@ Ray's token, and saves PNGs:
 - ``metrics.png``: dataflow's live rows/s per stage and operator, in Prometheus's graph page
   (when a ``prometheus`` binary is on PATH: ``apt-get install prometheus``), scraping
   the node's metrics endpoint;
-- ``metrics-busy.png``: busy seconds per second per operator, the same way.
+- ``metrics-busy.png``: busy seconds per operator of a query that finished, a table.
 
 Needs Chromium (``apt-get install chromium``) and the ``docs`` extra
 (``pip install -e '.[docs]'``); Playwright drives the system's Chromium, so
@@ -48,6 +48,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1600, "height": 1000}
+PAGE_TEXT = False  # --page-text: save each page's text next to its PNG
 
 
 def free_port() -> int:
@@ -101,6 +102,7 @@ class QueryLoop:
         self.session, self.sql = session, sql
         self.job: Any = None
         self.runs: list[float] = []
+        self.names: list[str] = []  # the queries that finished
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -113,6 +115,7 @@ class QueryLoop:
                 self.job = self.session.sql(self.sql).submit()
                 self.job.result()
                 self.runs.append(time.perf_counter() - t0)
+                self.names.append(self.job.name)
                 print(f"query {self.job.name} done in {self.runs[-1]:.1f} s", file=sys.stderr)
         except BaseException as e:  # reported by the main thread
             self.error = e
@@ -154,7 +157,8 @@ def shoot(page: Any, url: str | None, out: Path, wait_for: str | None = None, se
             print(f"{out.name}: {wait_for!r} did not show within 90 s", file=sys.stderr)
     time.sleep(settle)
     page.screenshot(path=str(out), full_page=full_page)
-    out.with_suffix(".txt").write_text(page.inner_text("body"))  # what the page said, to check
+    if PAGE_TEXT:  # what the page said, to check a shot without looking
+        out.with_suffix(".txt").write_text(page.inner_text("body"))
     print("saved", out, file=sys.stderr)
 
 
@@ -191,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chain", action="store_true", help="chain operators (default: one actor per operator)")
     p.add_argument("--session", default="tpch", help="the Session's name (in every actor's name)")
     p.add_argument("--chromium", default="/usr/bin/chromium")
+    p.add_argument("--page-text", action="store_true", help="save each page's text next to its PNG")
     args = p.parse_args(argv)
+    global PAGE_TEXT
+    PAGE_TEXT = args.page_text
 
     from playwright.sync_api import sync_playwright
 
@@ -226,16 +233,21 @@ def main(argv: list[str] | None = None) -> int:
                 loop.wait_running(5)
                 shoot(page, f"{url}/#/jobs", out / "jobs.png", wait_for="RUNNING")
                 loop.wait_running(3)
-                shoot(page, f"{url}/#/jobs/{ray_job_id()}", out / "job.png", wait_for="Task Table", settle=8,
-                      full_page=True)
+                page.goto(f"{url}/#/jobs/{ray_job_id()}", wait_until="domcontentloaded", timeout=120_000)
+                page.get_by_text("Task Table", exact=True).first.wait_for(timeout=90_000)
+                time.sleep(5)
                 # the job page's sections start collapsed: open the task table
                 task_table = page.get_by_text("Task Table", exact=True).first
                 task_table.click()
                 page.get_by_text(" stage ").first.wait_for(timeout=90_000)
-                task_table.scroll_into_view_if_needed()
-                page.mouse.wheel(0, -60)
-                shoot(page, None, out / "tasks.png", settle=3)
-                loop.wait_running(10)
+                try:
+                    page.get_by_label("Page Size").last.fill("15")
+                except Exception as e:
+                    print(f"task table: page size not set ({e})", file=sys.stderr)
+                time.sleep(3)
+                task_table.evaluate("e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -70); }")
+                shoot(page, None, out / "tasks.png", settle=2)
+                loop.wait_running(2)
                 page.goto(f"{url}/#/actors", wait_until="domcontentloaded", timeout=120_000)
                 try:  # dataflow's actors only, more of them a page
                     page.get_by_label("Name", exact=True).fill(f"dataflow:{args.session}:")
@@ -244,15 +256,18 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"actors page: filters not set ({e})", file=sys.stderr)
                 shoot(page, None, out / "actors.png", wait_for=f"dataflow:{args.session}:", full_page=True)
                 if prom is not None:
-                    loop.wait_running(10)
-                    graphs = {
-                        "metrics.png": "sum by (stage, operator) "
-                                       f'(rate(ray_dataflow_operator_rows_out_total{{session="{args.session}"}}[10s]))',
-                        "metrics-busy.png": "sum by (operator) "
-                                            f'(rate(ray_dataflow_operator_busy_seconds_total{{session="{args.session}"}}[10s]))',
+                    loop.wait_running(2)
+                    done = loop.names[-1] if loop.names else "q1"  # a query that finished: all its steps
+                    shots = {
+                        "metrics.png": ("0", "sum by (stage, operator) "
+                                        f'(rate(ray_dataflow_operator_rows_out_total{{session="{args.session}"}}[10s]))'),
+                        # busy and blocked time are added when an instance ends: a table of one query's
+                        "metrics-busy.png": ("1", "sort_desc(sum by (query, stage, operator) "
+                                             "(ray_dataflow_operator_busy_seconds_total"
+                                             f'{{session="{args.session}",query="{done}"}}))'),
                     }
-                    for name, expr in graphs.items():
-                        q = urllib.parse.urlencode({"g0.expr": expr, "g0.tab": "0", "g0.range_input": "3m"})
+                    for name, (tab, expr) in shots.items():
+                        q = urllib.parse.urlencode({"g0.expr": expr, "g0.tab": tab, "g0.range_input": "3m"})
                         shoot(page, f"{prom[1]}/graph?{q}", out / name, settle=6)
                 text = urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=30).read().decode()
                 sample = [ln for ln in text.splitlines() if ln.startswith("ray_dataflow_operator_rows_out_total")]

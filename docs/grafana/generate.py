@@ -28,6 +28,9 @@ OUT = Path(__file__).with_name("dataflow.json")
 # per-query ones also carry ``query``
 STANDARD_FILTERS = ['SessionName=~"$SessionName"', 'ray_io_cluster=~"$Cluster"', 'session=~"$Session"']
 Q = 'query=~"$Query"'
+# Prometheus sets ``instance`` to the scrape target and renames the series' own
+# ``instance`` tag (the stage instance) ``exported_instance`` (``honor_labels`` is off by
+# default, and in the config Ray writes)
 OP = f'{Q}, stage=~"$Stage", operator=~"$Operator"'
 
 
@@ -80,10 +83,11 @@ OPERATORS = Row(title="Operators", id=101, panels=[
            "Bps", Target(expr=_rate(BYTES_OP, "query, stage, operator"),
                          legend="{{query}} s{{stage}} {{operator}}")),
     _panel(13, "Busy vs blocked per operator",
-           "Seconds per second an operator spends working (its self time, without its inputs') and "
-           "blocked on its consumers (backpressure). 1 s/s is one core busy.", "s",
-           Target(expr=_rate(BUSY, "query, stage, operator"), legend="busy {{query}} s{{stage}} {{operator}}"),
-           Target(expr=_rate(BLOCKED, "query, stage, operator"),
+           "Seconds each operator spent working (its self time, without its inputs') and blocked on its "
+           "consumers (backpressure), so far in each query. Workers add them when a stage instance ends, so "
+           "they rise in steps (a rate of them would miss each query's first step).", "s",
+           Target(expr=_sum(BUSY, "query, stage, operator", OP), legend="busy {{query}} s{{stage}} {{operator}}"),
+           Target(expr=_sum(BLOCKED, "query, stage, operator", OP),
                   legend="blocked {{query}} s{{stage}} {{operator}}")),
     _panel(14, "Batches / s per operator", "Record batches each operator produces per second.", "short",
            Target(expr=_rate(BATCHES_OP, "query, stage, operator"),
@@ -95,25 +99,25 @@ STAGES = Row(title="Stages", id=102, panels=[
            Target(expr=_rate(ROWS_OP, "query, stage"), legend="{{query}} stage {{stage}}"), stack=True),
     _panel(22, "Bytes / s per stage", "Bytes per second out of every operator of a stage, summed.", "Bps",
            Target(expr=_rate(BYTES_OP, "query, stage"), legend="{{query}} stage {{stage}}"), stack=True),
-    _panel(23, "Busy vs blocked per stage", "Busy and blocked seconds per second, summed over a stage.", "s",
-           Target(expr=_rate(BUSY, "query, stage"), legend="busy {{query}} stage {{stage}}"),
-           Target(expr=_rate(BLOCKED, "query, stage"), legend="blocked {{query}} stage {{stage}}")),
+    _panel(23, "Busy vs blocked per stage", "Busy and blocked seconds so far, summed over a stage.", "s",
+           Target(expr=_sum(BUSY, "query, stage", OP), legend="busy {{query}} stage {{stage}}"),
+           Target(expr=_sum(BLOCKED, "query, stage", OP), legend="blocked {{query}} stage {{stage}}")),
     _panel(24, "Rows per stage (total)", "Rows each stage produced so far.", "short",
            Target(expr=_sum(ROWS_OP, "query, stage", OP), legend="{{query}} stage {{stage}}")),
 ])
 
 INSTANCES = Row(title="Instances (skew)", id=103, collapsed=True, panels=[
     _panel(31, "Rows / s per instance", "One line per operator instance: uneven lines are skew.", "rows/s",
-           Target(expr=_rate(ROWS_OP, "query, stage, operator, instance"),
-                  legend="{{query}} s{{stage}} {{operator}} #{{instance}}")),
-    _panel(32, "Busy per instance", "Busy seconds per second of each operator instance.", "s",
-           Target(expr=_rate(BUSY, "query, stage, operator, instance"),
-                  legend="{{query}} s{{stage}} {{operator}} #{{instance}}")),
+           Target(expr=_rate(ROWS_OP, "query, stage, operator, exported_instance"),
+                  legend="{{query}} s{{stage}} {{operator}} #{{exported_instance}}")),
+    _panel(32, "Busy per instance", "Busy seconds so far of each operator instance: uneven bars are skew.", "s",
+           Target(expr=_sum(BUSY, "query, stage, operator, exported_instance", OP),
+                  legend="{{query}} s{{stage}} {{operator}} #{{exported_instance}}")),
     _panel(33, "Rows / s per node", "Rows per second produced on each Ray node.", "rows/s",
            Target(expr=_rate(ROWS_OP, "node"), legend="{{node}}")),
     _panel(34, "Queue depth per instance", "Batches waiting in each instance's input channels.", "short",
-           Target(expr=_sum("ray_dataflow_channel_queue_depth", "query, stage, instance, edge",
-                            f'{Q}, stage=~"$Stage"'), legend="{{query}} s{{stage}} #{{instance}} {{edge}}")),
+           Target(expr=_sum("ray_dataflow_channel_queue_depth", "query, stage, exported_instance, edge",
+                            f'{Q}, stage=~"$Stage"'), legend="{{query}} s{{stage}} #{{exported_instance}} {{edge}}")),
 ])
 
 CONFIG = DashboardConfig(
