@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         url = url.rstrip("/")
         endpoint = metrics_endpoint()
         prom = start_prometheus(endpoint, work)
+        prom_started = time.time()
         loop = QueryLoop(s, tpch.query_text(args.query))
         try:
             with sync_playwright() as pw:
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"actors page: filters not set ({e})", file=sys.stderr)
                 shoot(page, None, out / "actors.png", wait_for=f"dataflow:{args.session}:", full_page=True)
                 if prom is not None:
+                    time.sleep(max(0.0, prom_started + 100 - time.time()))  # graphs of some length
                     loop.wait_running(2)
                     done = loop.names[-1] if loop.names else "q1"  # a query that finished: all its steps
                     shots = {
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                                              f'{{session="{args.session}",query="{done}"}}))'),
                     }
                     for name, (tab, expr) in shots.items():
-                        q = urllib.parse.urlencode({"g0.expr": expr, "g0.tab": tab, "g0.range_input": "3m"})
+                        q = urllib.parse.urlencode({"g0.expr": expr, "g0.tab": tab, "g0.range_input": "2m"})
                         shoot(page, f"{prom[1]}/graph?{q}", out / name, settle=6)
                 text = urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=30).read().decode()
                 sample = [ln for ln in text.splitlines() if ln.startswith("ray_dataflow_operator_rows_out_total")]
