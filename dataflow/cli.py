@@ -156,7 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 0
         print(f"\nRay dashboard, live until Ctrl-C: {s.dashboard_url or '(not available)'}")
         print(dashboard_login_hint())
-        print(f"Actors: Session {s.name!r}'s are named dataflow:{s.name}:worker-NN and dataflow:{s.name}:coordinator.")
+        print(f"Actors (Actors page): dataflow:{s.name}:worker-NN and dataflow:{s.name}:coordinator, Session {s.name}.")
         print("Press Ctrl-C to stop the cluster.")
         try:
             while True:
