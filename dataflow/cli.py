@@ -1,6 +1,6 @@
 """The ``dataflow`` command line.
 
-    dataflow demo [--sf 0.01] [--parallelism N]
+    dataflow demo [--sf 0.01] [--parallelism N] [--keep]
     dataflow tpch gen --sf N --out DIR
     dataflow sql --data DIR "SELECT ..." [--out FILE.parquet|FILE.csv|FILE.json] [--parallelism N] [--local]
     dataflow bench tpch --sf N [--queries 1,3,6] [--runs 3] [--json FILE] [--against ray-data,spark]
@@ -117,7 +117,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with Session(parallelism=args.parallelism) as s:
         print(f"Local Ray cluster up in {time.perf_counter() - t0:.1f} s; parallelism {s.parallelism}")
-        print(f"Ray dashboard: {s.dashboard_url or '(not available)'}")
+        print(f"Ray dashboard: {s.dashboard_url or '(not available)'}{'' if args.keep else ' (until the demo ends)'}")
         for t in tpch.TABLES:
             s.register_parquet(t, str(data / f"{t}.parquet"))
         # Revenue per nation of the region ASIA in 1994 (TPC-H Q5, through the DataFrame API).
@@ -152,8 +152,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("\n" + q.explain())
         actors = {m["actor_id"] for m in job.metrics()}
         print(f"\nThe job ran {len(job.metrics())} operator instances on {len(actors)} actors.")
-        print(f"Ray dashboard: {s.dashboard_url or '(not available)'}")
+        if not args.keep:
+            print("(The cluster stops now: `dataflow demo --keep` keeps it up to watch in the Ray dashboard.)")
+            return 0
+        print(f"\nRay dashboard, live until Ctrl-C: {s.dashboard_url or '(not available)'}")
+        print(dashboard_login_hint())
+        print(f"Actors (Actors page): dataflow:{s.name}:worker-NN and dataflow:{s.name}:coordinator, Session {s.name}.")
+        print("Press Ctrl-C to stop the cluster.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nStopping the cluster.")
     return 0
+
+
+def ray_auth_token() -> tuple[Path | None, str | None]:
+    """Where Ray's dashboard token is, and the token: ``RAY_AUTH_TOKEN``, else the file
+    ``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token`` (the order Ray reads them in).
+    ``(None, None)`` when token authentication is off or there is no token."""
+    import os
+
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        return None, None
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None, os.environ["RAY_AUTH_TOKEN"].strip()
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+    try:
+        return path, path.read_text().strip() or None
+    except OSError:
+        return None, None
+
+
+def dashboard_login_hint() -> str:
+    """How to get past the dashboard's "Authentication Token Required" dialog."""
+    path, token = ray_auth_token()
+    if token is None:
+        return "Ray's token authentication is off: the dashboard opens without a token."
+    where = f"the file {path}" if path is not None else "the environment variable RAY_AUTH_TOKEN"
+    return (
+        f"Log in: the page asks for an \"Authentication Token\"; paste Ray's token, from {where}\n"
+        "(print it with `ray get-auth-token`). The browser keeps it as a cookie, ray-authentication-token."
+    )
 
 
 DEMO_SQL = """
@@ -192,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--sf", type=float, default=0.01)
     d.add_argument("--data", default=str(DEFAULT_DATA))
     d.add_argument("--parallelism", type=int, default=None)
+    d.add_argument("--keep", action="store_true",
+                   help="keep the Ray cluster up after the query, to watch it in the dashboard (until Ctrl-C)")
     d.set_defaults(fn=cmd_demo)
 
     t = sub.add_parser("tpch", help="TPC-H data")
