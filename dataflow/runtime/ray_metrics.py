@@ -14,7 +14,8 @@ from typing import Any
 
 from ray.util import metrics as rm
 
-OP_TAGS = ("session", "query", "stage", "operator", "instance", "node")
+# "stage_instance", not "instance": Prometheus keeps "instance" for the scrape target
+OP_TAGS = ("session", "query", "stage", "operator", "stage_instance", "node")
 
 
 @functools.cache
@@ -28,11 +29,12 @@ def _m() -> dict[str, Any]:
             "dataflow_operator_busy_seconds", "Time inside an operator, without its inputs' time", OP_TAGS
         ),
         "blocked": rm.Counter(
-            "dataflow_operator_blocked_seconds", "Time a sender waited for its consumers (backpressure)", OP_TAGS
+            "dataflow_operator_blocked_seconds",
+            "Time waiting: a Receive for its producers (input), a Send for its consumers (backpressure)", OP_TAGS
         ),
         "depth": rm.Gauge(
             "dataflow_channel_queue_depth", "Batches waiting in a stage instance's input channels",
-            ("session", "query", "stage", "instance", "edge"),
+            ("session", "query", "stage", "stage_instance", "edge"),
         ),
         "morsels_out": rm.Counter(
             "dataflow_morsels_handed_out", "Scan morsels handed to instances", ("session", "query", "scan")
@@ -51,7 +53,7 @@ def _m() -> dict[str, Any]:
 def op_tags(session: str, query: str, stage: int, operator: str, instance: int, node: str) -> dict[str, str]:
     return {
         "session": session, "query": query, "stage": str(stage), "operator": operator,
-        "instance": str(instance), "node": node[:12],
+        "stage_instance": str(instance), "node": node[:12],
     }
 
 
@@ -71,8 +73,8 @@ def task_done(tags: dict[str, str], busy: float, blocked: float) -> None:
 
 
 def queue_depth(session: str, query: str, stage: int, instance: int, edge: str, depth: int) -> None:
-    _m()["depth"].set(depth, {"session": session, "query": query, "stage": str(stage), "instance": str(instance),
-                              "edge": edge})
+    _m()["depth"].set(depth, {"session": session, "query": query, "stage": str(stage),
+                              "stage_instance": str(instance), "edge": edge})
 
 
 def morsels(session: str, query: str, scan: str, handed: int, left: int) -> None:

@@ -213,6 +213,8 @@ class RayJob(Job):
         self.udfs = udfs
         self.slots = [(s, i) for s in graph.stages for i in range(s.dop)]
         self.planned_instances = len(self.slots)
+        # a scan named for people: its table, and its plan path when a table is read twice
+        self.scan_names = {p: f"{n.table}@{p}" for s in graph.stages for p, n in s.scans()}
         self.attempts: list[dict[str, Any]] = []  # one record per attempt: number, outcome, seconds
         self._stop = threading.Event()
         self._stop_reason = ""
@@ -298,7 +300,7 @@ class RayJob(Job):
         try:
             try:
                 ray.get(
-                    coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name),
+                    coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name, self.scan_names),
                     timeout=CONTROL_TIMEOUT,
                 )
             except Exception as e:

@@ -288,7 +288,12 @@ class Worker:
             ms = run_task(stage, instance, ctx, inbox, outbox, rendezvous, aborted, self._live, observe)
             blocked = outbox.blocked_seconds if isinstance(outbox, RayOutbox) else 0.0
             for m in ms:
-                ray_metrics.task_done(tags_of(m), max(0.0, m.self_seconds), blocked if m.path.startswith("send:") else 0.0)
+                if m.operator.startswith("Receive("):  # its time is waiting for producers
+                    ray_metrics.task_done(tags_of(m), 0.0, m.seconds)
+                elif m.path.startswith("send:"):
+                    ray_metrics.task_done(tags_of(m), max(0.0, m.self_seconds - blocked), blocked)
+                else:
+                    ray_metrics.task_done(tags_of(m), max(0.0, m.self_seconds), 0.0)
         except BaseException as e:
             rec = error_record(e, stage.id, instance)
             rec["aborted"] = aborted.is_set() or isinstance(e, Aborted)
@@ -368,6 +373,7 @@ class CoordinatorActor:
         self.c = Coordinator()
         self._events: dict[tuple[str, str], asyncio.Event] = {}
         self._query: dict[str, str] = {}  # job -> query name, for metrics
+        self._scans: dict[str, dict[str, str]] = {}  # job -> scan path -> "table@path"
 
     def __repr__(self) -> str:
         return f"Coordinator({self.name})"
@@ -381,17 +387,22 @@ class CoordinatorActor:
     async def info(self) -> dict[str, Any]:
         return {"name": self.name, "pid": os.getpid(), "threads": thread_count()}
 
-    async def register(self, job: str, morsels: dict[str, list[Any]], query: str = "") -> None:
+    async def register(
+        self, job: str, morsels: dict[str, list[Any]], query: str = "", scans: dict[str, str] | None = None
+    ) -> None:
+        """``scans`` names each scan (its plan path) for metrics: the table it reads."""
         self.c.open(job)
         self._query[job] = query
+        self._scans[job] = scans or {}
         for key, ms in morsels.items():
             self.c.register(job, key, ms)
-            ray_metrics.morsels(self.session, query, key, 0, len(ms))
+            ray_metrics.morsels(self.session, query, self._scans[job].get(key, key), 0, len(ms))
 
     async def next_morsels(self, job: str, key: str, n: int) -> list[Any]:
         got = self.c.next_morsels(job, key, n)
         left = self.c.progress(job).get(key, (0, 0))[0]
-        ray_metrics.morsels(self.session, self._query.get(job, ""), key, len(got), left)
+        scan = self._scans.get(job, {}).get(key, key)
+        ray_metrics.morsels(self.session, self._query.get(job, ""), scan, len(got), left)
         return got
 
     async def progress(self, job: str) -> dict[str, tuple[int, int]]:
@@ -414,3 +425,4 @@ class CoordinatorActor:
             self._events.pop(k).set()
         self.c.finish(job)
         self._query.pop(job, None)
+        self._scans.pop(job, None)

@@ -28,9 +28,8 @@ OUT = Path(__file__).with_name("dataflow.json")
 # per-query ones also carry ``query``
 STANDARD_FILTERS = ['SessionName=~"$SessionName"', 'ray_io_cluster=~"$Cluster"', 'session=~"$Session"']
 Q = 'query=~"$Query"'
-# Prometheus sets ``instance`` to the scrape target and renames the series' own
-# ``instance`` tag (the stage instance) ``exported_instance`` (``honor_labels`` is off by
-# default, and in the config Ray writes)
+# the stage instance is the ``stage_instance`` tag (Prometheus keeps ``instance`` for
+# the scrape target)
 OP = f'{Q}, stage=~"$Stage", operator=~"$Operator"'
 
 
@@ -108,16 +107,16 @@ STAGES = Row(title="Stages", id=102, panels=[
 
 INSTANCES = Row(title="Instances (skew)", id=103, collapsed=True, panels=[
     _panel(31, "Rows / s per instance", "One line per operator instance: uneven lines are skew.", "rows/s",
-           Target(expr=_rate(ROWS_OP, "query, stage, operator, exported_instance"),
-                  legend="{{query}} s{{stage}} {{operator}} #{{exported_instance}}")),
+           Target(expr=_rate(ROWS_OP, "query, stage, operator, stage_instance"),
+                  legend="{{query}} s{{stage}} {{operator}} #{{stage_instance}}")),
     _panel(32, "Busy per instance", "Busy seconds so far of each operator instance: uneven bars are skew.", "s",
-           Target(expr=_sum(BUSY, "query, stage, operator, exported_instance", OP),
-                  legend="{{query}} s{{stage}} {{operator}} #{{exported_instance}}")),
+           Target(expr=_sum(BUSY, "query, stage, operator, stage_instance", OP),
+                  legend="{{query}} s{{stage}} {{operator}} #{{stage_instance}}")),
     _panel(33, "Rows / s per node", "Rows per second produced on each Ray node.", "rows/s",
            Target(expr=_rate(ROWS_OP, "node"), legend="{{node}}")),
     _panel(34, "Queue depth per instance", "Batches waiting in each instance's input channels.", "short",
-           Target(expr=_sum("ray_dataflow_channel_queue_depth", "query, stage, exported_instance, edge",
-                            f'{Q}, stage=~"$Stage"'), legend="{{query}} s{{stage}} #{{exported_instance}} {{edge}}")),
+           Target(expr=_sum("ray_dataflow_channel_queue_depth", "query, stage, stage_instance, edge",
+                            f'{Q}, stage=~"$Stage"'), legend="{{query}} s{{stage}} #{{stage_instance}} {{edge}}")),
 ])
 
 CONFIG = DashboardConfig(

@@ -96,4 +96,4 @@ def test_metrics_on_the_prometheus_endpoint(session):
     assert found == set(wanted), sorted(set(wanted) - found)
     rows = [line for line in text.splitlines() if "dataflow_operator_rows_out" in line and 'operator="Scan"' in line
             and 'session="watch"' in line]
-    assert rows and all('stage="' in r and 'instance="' in r and 'query="' in r for r in rows)
+    assert rows and all('stage="' in r and 'stage_instance="' in r and 'query="' in r for r in rows)
