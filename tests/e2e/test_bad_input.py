@@ -146,7 +146,7 @@ CASES = [
     Case("sql two statements", lambda s: s.sql("select 1; select 2"), DataflowError, "statement"),
     Case("sql drop missing view", lambda s: s.sql("drop view nope"), DataflowError, "nope"),
     Case("sql ambiguous column", lambda s: s.sql("select k from t a join t b on a.v = b.v"), DataflowError, "ambiguous"),
-    Case("sql wrong arity", lambda s: s.sql("select substring() from t"), DataflowError, "substring"),
+    Case("sql wrong arity", lambda s: s.sql("select abs(v, 2) from t"), DataflowError, "arguments"),
     # -- the DataFrame API
     Case("df unknown column", lambda s: s.table("t").select(col("vv")), DataflowError, "'vv'"),
     Case("df filter unknown", lambda s: s.table("t").filter(col("q") > 1), DataflowError, "'q'"),

@@ -201,7 +201,7 @@ def test_worker_threads_stay_within_budget():
 
 
 def test_close_cancels_running_jobs(data):
-    s = dataflow.Session(parallelism=2, name="closing")
+    s = dataflow.Session(parallelism=2, batch_rows=2_000, name="closing")
     s.register("t", pa.table({"k": pa.array([i % KEYS for i in range(N)]), "v": pa.array(range(N))}))
     slow = s.register_udf("slow_identity", slow_identity, "int64")
     job = s.table("t").select(col("k"), slow(col("v")).alias("v")).agg(F.sum("v")).submit()
