@@ -4,6 +4,8 @@ Session stays usable and no actor leaks. Cancellation likewise."""
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 import pytest
 import ray
@@ -23,8 +25,13 @@ def alive_actors() -> int:
 
 
 def assert_no_leak(session: dataflow.Session) -> None:
-    """Every live actor is the coordinator or an idle worker of the pool."""
+    """Every live actor is the coordinator or an idle worker of the pool (workers the
+    pool started may take a few seconds to come alive on a busy machine)."""
+    give_up = time.monotonic() + 30
+    while alive_actors() != session._runtime.pool.size() + 1 and time.monotonic() < give_up:
+        time.sleep(0.5)
     assert alive_actors() == session._runtime.pool.size() + 1
+    assert session._runtime.pool.leased == 0
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +55,6 @@ def count_by_k(s: dataflow.Session) -> pa.Table:
 
 def test_error_in_an_operator_names_it_and_session_survives(session):
     assert count_by_k(session).column("n").to_pylist() == [2858, 2857, 2857, 2857, 2857, 2857, 2857]
-    before = alive_actors()
     bad = session.table("t").select(col("k"), col("s").cast("int64").alias("i")).group_by("k").agg(F.sum("i"))
     with pytest.raises(dataflow.ExecutionError) as info:
         bad.to_arrow()
@@ -57,9 +63,8 @@ def test_error_in_an_operator_names_it_and_session_survives(session):
     assert err.instance in (0, 1)
     assert "oops" in str(err)  # the original message
     assert "Traceback" in err.remote_traceback
-    # the Session still answers, and the pool holds as many actors as before
+    # the Session still answers, and every live actor is the pool's or the coordinator
     assert count_by_k(session).num_rows == 7
-    assert alive_actors() == before
     assert_no_leak(session)
 
 

@@ -53,21 +53,19 @@ def test_actors_and_tasks_are_named(session):
     names = sorted(a.name for a in actors if a.name)
     assert "dataflow:watch:coordinator" in names
     assert sum(n.startswith("dataflow:watch:worker-") for n in names) >= 3
-    # only the stage instances' tasks (every batch pushed is a task too)
-    tasks = list_tasks(address=session.dashboard_url, filters=[("state", "=", "RUNNING"),
-                                                               ("func_or_class_name", "=", "Worker.run")], limit=10_000)
-    runs = [t.name for t in tasks if " stage " in t.name]
-    assert any(n.startswith(f"{job.name} stage 1 Scan→") and n.endswith(("1/2", "2/2")) for n in runs), runs
     job.result()
     give_up = time.monotonic() + 30  # task events reach the state API in batches
     while True:
         every = [t.name for t in list_tasks(address=session.dashboard_url, limit=10_000,
                                             filters=[("func_or_class_name", "=", "Worker.run")])
                  if t.name.startswith(f"{job.name} ")]
-        if any(n.startswith(f"{job.name} stage 0 ") for n in every) or time.monotonic() > give_up:
+        if sum(n.startswith(f"{job.name} stage ") for n in every) >= 3 or time.monotonic() > give_up:
             break
         time.sleep(1)
+    # only the stage instances' tasks are asked for: every batch pushed is a task too
     assert any(n.startswith(f"{job.name} stage 0 ") and n.endswith(" 1/1") for n in every), every
+    assert any(n.startswith(f"{job.name} stage 1 Scan→") and n.endswith(" 1/2") for n in every), every
+    assert any(n.startswith(f"{job.name} stage 1 Scan→") and n.endswith(" 2/2") for n in every), every
 
 
 def test_progress_advances(session):
