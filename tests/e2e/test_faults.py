@@ -27,7 +27,12 @@ EXPECTED = {k: sum(range(k, N, KEYS)) for k in range(KEYS)}
 
 
 def slow_identity(a: pa.Array) -> pa.Array:
-    time.sleep(0.02)  # a slow UDF: the query runs long enough to be hit
+    time.sleep(0.05)  # a slow UDF: 60 morsels make the query run ~1.5 s, long enough to be hit
+    return a
+
+
+def a_little_slow(a: pa.Array) -> pa.Array:
+    time.sleep(0.02)  # enough for the consumer to fall behind its 16 producers
     return a
 
 
@@ -181,7 +186,7 @@ def test_worker_threads_stay_within_budget():
     with dataflow.Session(parallelism=16, batch_rows=500, max_actors=40, name="fanin") as s:
         n = 400_000
         s.register("big", pa.table({"k": pa.array([i % 3 for i in range(n)]), "v": pa.array(range(n))}))
-        slow = s.register_udf("slow_sum_input", slow_identity, "int64", parallel_safe=False)
+        slow = s.register_udf("slow_sum_input", a_little_slow, "int64", parallel_safe=False)
         q = s.table("big").select(col("k"), slow(col("v")).alias("v")).group_by("k").agg(F.sum("v").alias("s"))
         job = q.submit(parallelism=16)
         workers = running_workers(job)

@@ -21,7 +21,7 @@ N = 60_000
 
 
 def slow(a: pa.Array) -> pa.Array:
-    time.sleep(0.03)
+    time.sleep(0.06)  # 60 morsels on 2 instances: about 2 s, long enough to watch
     return a
 
 
