@@ -63,6 +63,11 @@ def two_nodes():
 @pytest.fixture(scope="module")
 def session(two_nodes, data):
     with dataflow.Session(address="auto", parallelism=2) as s:
+        from dataflow.cluster import alive_nodes
+
+        give_up = time.monotonic() + 60  # a node just started may not be listed (with CPUs) yet
+        while len(alive_nodes()) < 2 and time.monotonic() < give_up:
+            time.sleep(0.5)
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
         yield s
