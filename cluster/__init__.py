@@ -229,6 +229,15 @@ def alive_nodes() -> list[dict[str, Any]]:
     import ray
 
     nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+    try:  # the scheduler's own view: a node that just joined is listed before it is in it,
+        # and an actor placed there then (soft affinity) silently lands elsewhere
+        from ray._private.state import total_resources_per_node
+
+        known = set(total_resources_per_node())
+    except Exception:  # a private API: never let it break placement
+        known = None
+    if known:
+        nodes = [n for n in nodes if n["NodeID"] in known] or nodes
     return sorted(nodes, key=lambda n: n["NodeID"])
 
 

@@ -142,6 +142,40 @@ class ActorPool:
                 self._cv.notify_all()
             return self._take(placement)
 
+    def settle(self, workers: list[Leased], timeout: float = 30.0) -> list[Leased]:
+        """Check that new workers run where they were placed, and replace those that do
+        not (once). On a cluster whose node just joined, Ray's soft affinity may start
+        an actor elsewhere while the scheduler has not seen the node yet; the worker is
+        then kept idle under its real node. Workers that have answered before are
+        trusted, so a warm job makes no call here."""
+        fresh = [k for k, w in enumerate(workers) if not w.started]
+        if not fresh:
+            return workers
+        refs = {workers[k].actor.ping.remote(): k for k in fresh}
+        ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+        wrong: list[tuple[int, str]] = []  # (index, planned node)
+        for r in ready:
+            w = workers[refs[r]]
+            try:
+                _, node = ray.get(r)
+            except Exception:
+                continue  # dead: the job finds out and retries
+            w.started = True
+            if node != w.node:
+                wrong.append((refs[r], w.node))
+                w.node = node
+        if not wrong:
+            return workers
+        out = list(workers)
+        now = time.monotonic()
+        with self._cv:  # the misplaced worker stays warm, filed under its real node
+            for k, _ in wrong:
+                self._idle.setdefault(workers[k].node, []).append((workers[k], now))
+        for k, planned in wrong:  # by now the scheduler has had time to see the node
+            out[k] = self._create(planned)
+        log.info("dataflow: %d new worker(s) started on another node than planned; replaced", len(wrong))
+        return out
+
     def release(self, workers: list[Leased], dead: list[Leased] = ()) -> None:  # type: ignore[assignment]
         """Return a job's workers; ``dead`` ones are killed and forgotten."""
         for w in dead:
@@ -184,12 +218,20 @@ class ActorPool:
         gone = {id(w) for w, t in idle if now - t >= self.idle_seconds}
         refs = {w.actor.ping.remote(): w for w, _ in idle if id(w) not in gone}
         ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=PING_TIMEOUT) if refs else ([], [])
+        moved: list[Leased] = []
         for r in ready:
+            w = refs[r]
             try:
-                ray.get(r)
-                refs[r].started = True
+                _, node = ray.get(r)
+                w.started = True
             except Exception:
-                gone.add(id(refs[r]))
+                gone.add(id(w))
+                continue
+            if node != w.node:  # soft affinity put it elsewhere (its node was not ready yet)
+                moved.append(w)
+                w.node = node
+        if moved:
+            self._refile(moved)
         # a started idle worker that cannot answer a ping is stuck (one still starting
         # is only slow: the machine may be busy starting many)
         gone |= {id(refs[r]) for r in late if refs[r].started}
@@ -208,6 +250,16 @@ class ActorPool:
                     if not self._closed:
                         self._idle.setdefault(w.node, []).append((self._create(w.node), time.monotonic()))
         return len(removed)
+
+    def _refile(self, moved: list[Leased]) -> None:
+        """File idle workers under the node they really run on, so placement gets what
+        it asked for (a worker leased meanwhile is returned under its new node)."""
+        with self._cv:
+            idle = [(w, t) for ws in self._idle.values() for w, t in ws]
+            self._idle = {}
+            for w, t in idle:
+                self._idle.setdefault(w.node, []).append((w, t))
+        log.info("dataflow: %d worker(s) run on another node than planned", len(moved))
 
     def size(self) -> int:
         with self._cv:

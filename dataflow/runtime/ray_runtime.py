@@ -292,6 +292,8 @@ class RayJob(Job):
             except JobCancelled:
                 return _Outcome(False, {})
         self._phase = "starting"
+        if len({w.node for w in workers}) > 1:
+            workers = rt.pool.settle(workers)
         self._workers = {(s.id, i): w for (s, i), w in zip(self.slots, workers, strict=True)}
         aid = f"{self.job_id}.{attempt}"
         self._attempt_id = aid
