@@ -1,6 +1,6 @@
 """The lazy DataFrame: each method returns a new DataFrame over a bigger logical
 plan; nothing runs until ``to_arrow()``, ``to_pandas()``, ``to_polars()``,
-``iter_batches()``, ``count()``, a ``write_*()`` or ``submit()``.
+``iter_batches()``, ``to_ray_dataset()``, ``count()``, a ``write_*()`` or ``submit()``.
 """
 
 from __future__ import annotations
@@ -290,11 +290,14 @@ class DataFrame:
 
     # -- execution ----------------------------------------------------------------------
 
-    def submit(self, parallelism: int | None = None) -> Job:
+    def submit(self, parallelism: int | None = None, *, stream: bool = False) -> Job:
         """Start the query; returns a :class:`Job` (``result()``, ``cancel()``, ``metrics()``).
         ``parallelism`` forces every stage to that many instances; by default the cost
-        model chooses, up to the Session's parallelism."""
-        return self.session.execute(self.plan, parallelism)
+        model chooses, up to the Session's parallelism. ``stream=True`` has the Ray
+        runtime stream the result into Ray's object store while the query runs, for
+        ``job.iter_batches()`` and ``job.to_ray_dataset()`` (without it, the result
+        comes back with the last instance's answer: the quickest for ``result()``)."""
+        return self.session.execute(self.plan, parallelism, stream=stream)
 
     def to_arrow(self, parallelism: int | None = None) -> pa.Table:
         """Run the query and return its result as an Arrow table."""
@@ -314,10 +317,16 @@ class DataFrame:
 
         return polars.from_arrow(self.to_arrow(parallelism))
 
+    def to_ray_dataset(self, parallelism: int | None = None) -> Any:
+        """Run the query and return its result as a Ray Dataset. On the Ray runtime the
+        Dataset reads the result where the workers left it in Ray's object store, without
+        copying it through the driver."""
+        return self.submit(parallelism, stream=True).to_ray_dataset()
+
     def iter_batches(self, parallelism: int | None = None) -> Iterator[pa.RecordBatch]:
         """Run the query and yield its result's record batches as the job delivers
         them (a runtime that streams yields the first before the query is done)."""
-        return self.submit(parallelism).iter_batches()
+        return self.submit(parallelism, stream=True).iter_batches()
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         """``for batch in df``: the result's record batches (see :meth:`iter_batches`)."""

@@ -460,14 +460,15 @@ class Session:
 
         return build_stages(physical, chain=self.chain_operators)
 
-    def execute(self, plan: L.LogicalPlan, parallelism: int | None = None) -> Job:
-        """Optimize and start a logical plan; returns the running :class:`Job`."""
+    def execute(self, plan: L.LogicalPlan, parallelism: int | None = None, *, stream: bool = False) -> Job:
+        """Optimize and start a logical plan; returns the running :class:`Job`
+        (``stream``: see :meth:`DataFrame.submit`)."""
         if self._closed:
             raise DataflowError("this Session is closed")
         with refuse_too_deep("the query"):
-            return self._execute(plan, parallelism)
+            return self._execute(plan, parallelism, stream)
 
-    def _execute(self, plan: L.LogicalPlan, parallelism: int | None) -> Job:
+    def _execute(self, plan: L.LogicalPlan, parallelism: int | None, stream: bool = False) -> Job:
         opt = self.optimize(plan, parallelism)
         graph = self.stages(opt.physical)
         notes: list[str] = []
@@ -499,7 +500,7 @@ class Session:
                     tables[n.source.table_id] = t
         used = _udfs_called(opt.physical)
         udfs = {n: v for n, v in self._udfs.items() if n in used}
-        job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs)
+        job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs, stream=stream)
         job.optimized = opt
         job.show_progress = wanted(self.config.progress)
         job.notes = notes

@@ -59,6 +59,8 @@ def cmd_bench_tpch(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         cold_start=not args.no_cold_start,
         log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
+        address=args.address,
+        warmup=not args.no_warmup,
     )
     result = run_tpch(opts)
     print(format_table(result))
@@ -133,6 +135,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     t.add_argument("--no-cold-start", action="store_true", help="skip the cold-start measurement")
     t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    t.add_argument(
+        "--address", default=None,
+        help="join this Ray cluster ('auto': the one `dataflow cluster up` started) instead of starting one",
+    )
+    t.add_argument("--no-warmup", action="store_true", help="time the first run of each query (large sf)")
     t.set_defaults(fn=cmd_bench_tpch)
     from .chaos import add_chaos_parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -22,8 +23,9 @@ class MemorySampler:
     True
     """
 
-    def __init__(self, interval: float = 0.25, pss: bool = True) -> None:
+    def __init__(self, interval: float = 0.25, pss: bool = True, roots: Sequence[int] = ()) -> None:
         self.interval = interval
+        self.roots = list(roots)  # other processes whose trees count (a cluster started apart)
         self.pss = pss
         self.peak_rss = 0
         self.peak_pss = 0
@@ -40,12 +42,13 @@ class MemorySampler:
         """One sample now: (sum of RSS, sum of PSS, number of processes)."""
         import psutil
 
-        me = psutil.Process(os.getpid())
-        procs = [me]
-        try:
-            procs += me.children(recursive=True)
-        except psutil.Error:
-            pass
+        procs = []
+        for pid in [os.getpid(), *self.roots]:
+            try:
+                root = psutil.Process(pid)
+                procs += [root, *root.children(recursive=True)]
+            except psutil.Error:
+                pass
         rss = pss = 0
         for p in procs:
             try:

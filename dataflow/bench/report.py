@@ -70,6 +70,8 @@ class BenchResult:
     parallelism: int
     runs: int
     duckdb_threads: int
+    warmup: bool = True  # each query ran once untimed first
+    address: str | None = None  # the cluster joined (None: one the run started)
     queries: list[QueryRun] = field(default_factory=list)
     peers: list[str] = field(default_factory=list)  # peer columns shown, in order
     peers_skipped: dict[str, str] = field(default_factory=dict)  # peer -> why
@@ -326,7 +328,9 @@ def format_table(result: BenchResult, note_width: int = 100) -> str:
     )
     lines = [
         f"{result.benchmark} scale factor {result.sf:g}: dataflow parallelism {result.parallelism}, "
-        f"DuckDB threads {result.duckdb_threads}; median of {result.runs} run(s) after one warm-up",
+        f"DuckDB threads {result.duckdb_threads}; median of {result.runs} run(s)"
+        + (" after one warm-up" if result.warmup else ", no warm-up")
+        + (f"; cluster {result.address}" if result.address else ""),
         "",
         *_render(header, rows, right),
         "",

@@ -58,6 +58,8 @@ class BenchOptions:
     timeout: float = 600.0  # seconds for one run of one query on one engine
     cold_start: bool = True
     log: Callable[[str], None] | None = None
+    address: str | None = None  # join this Ray cluster ("auto": the one `dataflow cluster up` started)
+    warmup: bool = True  # one untimed run of each query first
 
     @property
     def data_dir(self) -> Path:
@@ -74,16 +76,25 @@ class _Timeout(Exception):
     pass
 
 
-def timed_runs(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
-    """One warm-up call, then ``runs`` timed calls: (median seconds, all seconds, last answer).
-    An exception in any call propagates."""
-    answer = fn()
+def timed_runs(fn: Callable[[], Any], runs: int, warmup: bool = True) -> tuple[float, list[float], Any]:
+    """One warm-up call (unless ``warmup`` is false), then ``runs`` timed calls:
+    (median seconds, all seconds, last answer). An exception in any call propagates."""
+    answer = fn() if warmup else None
     times = []
     for _ in range(max(1, runs)):
         t0 = time.perf_counter()
         answer = fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times, answer
+
+
+def cluster_pids() -> list[int]:
+    """The processes of the cluster ``dataflow cluster up`` started (its raylets and
+    GCS, whose descendants are the workers), so their memory counts too."""
+    from dataflow.cluster import local
+
+    state = local.running_state()
+    return [n.pid for n in state.nodes] if state is not None else []
 
 
 def machine_info() -> dict[str, Any]:
@@ -251,7 +262,9 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
         log(f"generating TPC-H scale factor {opts.sf:g} into {data} ...")
     tpch.generate(opts.sf, data)
 
-    result = BenchResult(sf=opts.sf, parallelism=0, runs=opts.runs, duckdb_threads=0)
+    result = BenchResult(
+        sf=opts.sf, parallelism=0, runs=opts.runs, duckdb_threads=0, warmup=opts.warmup, address=opts.address
+    )
     result.started_at = dt.datetime.now().isoformat(timespec="seconds")
     result.machine = machine_info()
     result.load["before"] = load_average()
@@ -263,7 +276,7 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
             result.peers_skipped[p] = why
             log(f"{p}: skipped ({why})")
 
-    sampler = MemorySampler().start()
+    sampler = MemorySampler(roots=cluster_pids() if opts.address else ()).start()
     try:
         if opts.cold_start:
             sampler.phase = "cold start"
@@ -279,7 +292,7 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
 
         answers: dict[int, pa.Table] = {}  # DuckDB's, to check the peers' against
         sampler.phase = "dataflow+DuckDB"
-        with dataflow.Session(parallelism=opts.parallelism) as session:
+        with dataflow.Session(parallelism=opts.parallelism, address=opts.address) as session:
             result.parallelism = session.parallelism
             result.duckdb_threads = session.parallelism
             for name, path in tpch.table_paths(data).items():
@@ -293,14 +306,15 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
                     want: pa.Table | None = None
                     try:
                         q.duckdb_s, q.duckdb_runs_s, want = timed_runs(
-                            functools.partial(_duckdb_query, con, text), opts.runs
+                            functools.partial(_duckdb_query, con, text), opts.runs, opts.warmup
                         )
                         answers[n] = want
                     except Exception as e:  # noqa: BLE001
                         q.duckdb_error = first_line(e)
                     try:
                         q.dataflow_s, q.runs_s, got = timed_runs(
-                            functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs
+                            functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs,
+                            opts.warmup,
                         )
                         q.rows = got.num_rows
                         q.agree, q.diff = _compare(got, want, text)

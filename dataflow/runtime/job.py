@@ -64,11 +64,11 @@ def assemble(graph: StageGraph, plan: PhysicalPlan, per_instance: list[list[pa.R
         batches = list(merge_sorted([iter(b) for b in per_instance], edge.order, schema))
     else:
         batches = [b for inst in per_instance for b in inst]
-    batches = [b if b.schema.equals(schema) else _conform(b, schema) for b in batches]
+    batches = [b if b.schema.equals(schema) else conform(b, schema) for b in batches]
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Rename and cast a batch to the plan's output schema (names may differ after
     pass-through projections)."""
     arrays = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)]
@@ -116,8 +116,20 @@ class Job(ABC):
             self._done = True
         if self._error is not None:
             raise self._error
-        assert self._result is not None
+        if self._result is None:
+            self._result = self._collect()
         return self._result
+
+    def _collect(self) -> pa.Table:
+        """The finished job's result, for runtimes that keep it elsewhere until asked."""
+        raise AssertionError("the job finished without a result")
+
+    def to_ray_dataset(self, timeout: float | None = None) -> Any:
+        """The result as a Ray Dataset (runtimes whose results live in Ray's object
+        store hand over their object references; this default wraps the table)."""
+        import ray.data
+
+        return ray.data.from_arrow(self.result(timeout))
 
     def progress(self) -> dict[str, Any]:
         """Where the job stands: ``status``, ``attempt``, per stage ``instances``,

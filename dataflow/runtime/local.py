@@ -199,7 +199,7 @@ class LocalRuntime:
 
     def submit(
         self, graph: StageGraph, plan: PhysicalPlan, tables: dict[str, pa.Table], batch_rows: int,
-        udfs: dict[str, tuple[Any, str, bool]] | None = None, name: str | None = None,
+        udfs: dict[str, tuple[Any, str, bool]] | None = None, name: str | None = None, stream: bool = False,
     ) -> LocalJob:
         job = LocalJob(graph, plan, tables, self.coordinator, batch_rows, name or "")
         with self._lock:

@@ -33,6 +33,7 @@ log = logging.getLogger("dataflow.runtime")
 
 PING_TIMEOUT = 10.0
 REAP_EVERY = 3.0
+NODES_TTL = 2.0  # how long the list of nodes is trusted (placement re-checks new workers)
 
 
 class Leased:
@@ -62,6 +63,7 @@ class ActorPool:
         self.created = 0
         self.discarded = 0
         self._closed = False
+        self._caps: tuple[float, list[cluster.NodeCapacity]] | None = None
         self._reaper = threading.Thread(target=self._reap_loop, name="dataflow-pool-reaper", daemon=True)
         self._reaper.start()
 
@@ -71,7 +73,17 @@ class ActorPool:
         return [c.node_id for c in self.capacities()]
 
     def capacities(self) -> list[cluster.NodeCapacity]:
-        """The alive nodes and their CPUs (workers hold none: ``num_cpus=0``)."""
+        """The alive nodes and their CPUs (workers hold none: ``num_cpus=0``), asked of
+        the GCS at most every ``NODES_TTL`` seconds (two calls; a query needs them once)."""
+        now = time.monotonic()
+        cached = self._caps
+        if cached is not None and now - cached[0] < NODES_TTL:
+            return cached[1]
+        caps = self._ask_capacities()
+        self._caps = (now, caps)
+        return caps
+
+    def _ask_capacities(self) -> list[cluster.NodeCapacity]:
         nodes = cluster.alive_nodes()
         if not nodes:
             return [cluster.NodeCapacity(ray.get_runtime_context().get_node_id(), 1.0)]

@@ -38,11 +38,12 @@ from dataflow.operators.base import TaskContext
 from . import ray_metrics
 from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, ConsumerDone, Inbox
 from .coordinator import Coordinator, UnknownJob
-from .job import error_record
+from .job import conform, error_record
 from .stages import RESULT, Edge, Stage
 from .task import ConsumersDone, OperatorMetrics, run_task
 
 PUSH_WINDOW = 4  # pushes in flight per consumer channel
+STREAM_WINDOW = 4  # result batches a root instance holds before the driver takes them
 SETUP_WAIT_SECONDS = 120.0  # how long an early push waits for its task to be set up
 CONTROL_TIMEOUT = 60.0  # a coordinator call that takes longer is a lost coordinator
 _POLL = 0.1
@@ -97,6 +98,7 @@ class TaskSpec:
     udfs: dict[str, tuple[Any, str, bool]] = field(default_factory=dict)
     capacity: int = DEFAULT_CAPACITY
     session: str = ""
+    result_schema: pa.Schema | None = None  # a root instance's batches are cast to it
 
 
 def _wait_ref(ref: Any, aborted: threading.Event, timeout: float | None = None) -> Any:
@@ -175,6 +177,38 @@ class RayOutbox:
                 self._wait(dest, q.popleft())
 
 
+class StreamOutbox:
+    """The outbox of the result edge on Ray: each batch goes to the actor's event loop,
+    which yields it to the driver as an object of its own (a streaming generator), so
+    the caller can read the result while the query runs and the batches never pass
+    through another actor. At most ``STREAM_WINDOW`` wait on the loop."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, schema: pa.Schema | None,
+        aborted: threading.Event,
+    ) -> None:
+        self.loop, self.queue, self.schema, self.aborted = loop, queue, schema, aborted
+
+    def send(self, dest: int, batch: pa.RecordBatch) -> None:
+        if self.schema is not None and not batch.schema.equals(self.schema):
+            batch = conform(batch, self.schema)
+        fut = asyncio.run_coroutine_threadsafe(self.queue.put(batch), self.loop)
+        while True:
+            try:
+                fut.result(timeout=_POLL)
+                return
+            except concurrent.futures.TimeoutError:
+                if self.aborted.is_set():
+                    fut.cancel()
+                    raise Aborted("job aborted") from None
+
+    def broadcast(self, batch: pa.RecordBatch) -> None:
+        self.send(0, batch)
+
+    def close(self) -> None:
+        pass
+
+
 @ray.remote(num_cpus=0, max_concurrency=10_000)
 class Worker:
     """A warm actor that runs one stage instance at a time."""
@@ -214,7 +248,25 @@ class Worker:
         return {"name": self.name, "pid": os.getpid(), "threads": thread_count(), "task": self.task,
                 "node_id": self.node_id}
 
-    async def run(self, spec: TaskSpec) -> dict[str, Any]:
+    async def run_root(self, spec: TaskSpec):  # type: ignore[no-untyped-def]
+        """Run an instance of the root stage, yielding its result batches as tables
+        while it runs, then its record (the driver calls this with
+        ``num_returns="streaming"``, so each yield is an object the driver owns)."""
+        queue: asyncio.Queue = asyncio.Queue(STREAM_WINDOW)
+        task = asyncio.ensure_future(self.run(spec, queue))
+        while True:
+            get = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({get, task}, return_when=asyncio.FIRST_COMPLETED)
+            if get in done:
+                yield pa.Table.from_batches([get.result()])
+                continue
+            get.cancel()
+            break
+        while not queue.empty():  # the task put these before it returned
+            yield pa.Table.from_batches([queue.get_nowait()])
+        yield task.result()
+
+    async def run(self, spec: TaskSpec, stream: asyncio.Queue | None = None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         aborted = threading.Event()
         inbox = Inbox(spec.stage.inputs, aborted, spec.capacity, loop)
@@ -224,7 +276,7 @@ class Worker:
         self.task = f"{spec.query} stage {spec.stage.id} {ops} {spec.instance + 1}/{spec.stage.dop}"
         self._ready.setdefault(spec.job, asyncio.Event()).set()
         try:
-            return await loop.run_in_executor(self.executor, self._run, spec, inbox, aborted)
+            return await loop.run_in_executor(self.executor, self._run, spec, inbox, aborted, stream, loop)
         finally:
             self._end(spec.job, "aborted" if aborted.is_set() else "done")
             inbox.finish()  # producers still sending learn that this instance needs no more
@@ -236,7 +288,10 @@ class Worker:
         while len(self._ended) > 256:
             del self._ended[next(iter(self._ended))]
 
-    def _run(self, spec: TaskSpec, inbox: Inbox, aborted: threading.Event) -> dict[str, Any]:
+    def _run(
+        self, spec: TaskSpec, inbox: Inbox, aborted: threading.Event, stream: asyncio.Queue | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> dict[str, Any]:
         from dataflow.compute import register_udf
 
         stage, instance, job = spec.stage, spec.instance, spec.job
@@ -245,10 +300,13 @@ class Worker:
                 register_udf(name, fn, rtype, safe)
             edge = stage.output
             assert edge is not None
-            outbox: Any = (
-                CollectOutbox() if edge.consumer == RESULT
-                else RayOutbox(job, edge, instance, spec.consumers, aborted)
-            )
+            outbox: Any
+            if edge.consumer != RESULT:
+                outbox = RayOutbox(job, edge, instance, spec.consumers, aborted)
+            elif stream is not None:
+                outbox = StreamOutbox(loop, stream, spec.result_schema, aborted)
+            else:
+                outbox = CollectOutbox()
             coord = spec.coordinator
             prefetched: dict[str, deque] = {}
             tables: dict[str, pa.Table] = {}

@@ -135,6 +135,34 @@ def test_kill_after_the_task_returned(session):
     assert_no_leak(session)
 
 
+def streamed_query(s: dataflow.Session) -> dataflow.DataFrame:
+    return s.table("t").select(col("k"), s.slow(col("v")).alias("v"))  # type: ignore[attr-defined]
+
+
+def test_streamed_result_survives_a_kill_before_delivery(session):
+    job = streamed_query(session).submit(stream=True)
+    victim = running_workers(job)[-1]
+    ray.kill(victim.actor)  # before the caller has read anything: the job is retried
+    got = pa.Table.from_batches(list(job.iter_batches(timeout=120)))
+    assert sorted(got.column("v").to_pylist()) == list(range(N))  # no batch twice, none lost
+    assert len(job.attempts) >= 2 and job.attempts[-1]["ok"], job.attempts
+    assert_no_leak(session)
+
+
+def test_streamed_result_lost_after_delivery_is_a_clear_error(session):
+    job = streamed_query(session).submit(stream=True)
+    it = job.iter_batches(timeout=120)
+    first = next(it)  # the caller holds part of the result now
+    assert first.num_rows > 0
+    ray.kill(running_workers(job)[0].actor)
+    with pytest.raises(dataflow.DataflowError, match="after iter_batches.*cannot be taken back"):
+        for _ in it:
+            pass
+    assert len(job.attempts) == 1
+    assert answer(slow_query(session).to_arrow()) == EXPECTED  # the Session still answers
+    assert_no_leak(session)
+
+
 def test_kill_while_workers_start(data, duck):
     with dataflow.Session(parallelism=2, warm_actors=0, name="cold") as s:
         for t in tpch.TABLES:
