@@ -5,7 +5,7 @@ a stale address file left by a dead ``ray start`` is never tried), on loopback o
 and with token authentication on. ``connect("auto")`` joins the cluster ``RAY_ADDRESS``
 names, else the one ``dataflow cluster up`` recorded (``cluster/local.py``), else
 Ray's own lookup; ``connect("host:port")`` joins that cluster.
-``LocalCluster`` starts several Ray nodes in this process's care, for tests.
+``local`` starts a multi-node cluster of real raylets on loopback (``dataflow cluster up``).
 
 Modules: ``auth`` (the token), ``local`` (``dataflow cluster up/down`` and the state
 file), ``jobs`` (the Job Submission API), ``placement`` (instances to nodes, a pure
@@ -30,7 +30,7 @@ from .local import LOOPBACK_ENV, running_state
 from .placement import NodeCapacity, StageInstance, place
 
 __all__ = [
-    "ClusterInfo", "LocalCluster", "NodeCapacity", "StageInstance", "alive_nodes", "connect",
+    "ClusterInfo", "NodeCapacity", "StageInstance", "alive_nodes", "connect",
     "dashboard_help", "place", "resolve_address", "shutdown", "total_cpus", "validate_address",
 ]
 
@@ -245,25 +245,3 @@ def total_cpus() -> int:
     import ray
 
     return int(ray.cluster_resources().get("CPU", 1))
-
-
-class LocalCluster:
-    """Several Ray nodes on this machine (``ray.cluster_utils.Cluster``)."""
-
-    def __init__(self, nodes: int = 2, cpus_per_node: int = 1) -> None:
-        from ray.cluster_utils import Cluster
-
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        self.cluster = Cluster(
-            initialize_head=True, head_node_args={"num_cpus": cpus_per_node, "include_dashboard": False}
-        )
-        for _ in range(nodes - 1):
-            self.cluster.add_node(num_cpus=cpus_per_node)
-        self.cluster.wait_for_nodes()
-
-    @property
-    def address(self) -> str:
-        return self.cluster.address
-
-    def shutdown(self) -> None:
-        self.cluster.shutdown()
