@@ -110,7 +110,14 @@ def file_stamp(path: str) -> tuple[int, int]:
 
 
 def read_parquet_metadata(path: str) -> Any:
-    """The footer of a Parquet file."""
+    """The footer of a Parquet file, read once per process while the file keeps its
+    size and mtime (planning, morsels and every worker's reads share it)."""
+    mtime, size = file_stamp(path)
+    return _footer(path, mtime, size)
+
+
+@lru_cache(maxsize=1024)
+def _footer(path: str, mtime_ns: int, size: int) -> Any:
     if not is_uri(path):
         return pq.read_metadata(path)
     with open_input(path) as f:

@@ -306,7 +306,7 @@ class Scan(Operator):
             pf = files.get(m.source)
             if pf is None:
                 fs, p = split_path(m.source)
-                pf = files[m.source] = pq.ParquetFile(p, filesystem=fs)
+                pf = files[m.source] = pq.ParquetFile(p, filesystem=fs, metadata=read_parquet_metadata(m.source))
             # a scan of partition columns only still needs the row count
             cols = self.file_columns or [self.file_schema.names[0]]
             assert m.row_group is not None

@@ -241,3 +241,21 @@ def test_compressed_text(s, tmp_path):
         f.write('{"a": 3, "b": "z"}\n')
     assert s.read_csv(str(tmp_path)).to_pylist() == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     assert s.read_json(str(tmp_path)).to_pylist() == [{"a": 3, "b": "z"}]
+
+
+def test_parquet_footer_is_cached_until_the_file_changes(tmp_path):
+    import os
+
+    import pyarrow.parquet as pq
+
+    from dataflow.io import read_parquet_metadata
+
+    path = str(tmp_path / "f.parquet")
+    pq.write_table(pa.table({"a": list(range(10))}), path)
+    first = read_parquet_metadata(path)
+    assert first.num_rows == 10
+    assert read_parquet_metadata(path) is first  # read once
+    pq.write_table(pa.table({"a": list(range(25))}), path)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new mtime even on a coarse clock
+    assert read_parquet_metadata(path).num_rows == 25
