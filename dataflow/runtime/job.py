@@ -117,10 +117,10 @@ class Job(ABC):
         if self._error is not None:
             raise self._error
         if self._result is None:
-            self._result = self._collect()
+            self._result = self._materialize()
         return self._result
 
-    def _collect(self) -> pa.Table:
+    def _materialize(self) -> pa.Table:
         """The finished job's result, for runtimes that keep it elsewhere until asked."""
         raise AssertionError("the job finished without a result")
 

@@ -471,7 +471,7 @@ class RayJob(Job):
             raise DataflowError(f"root instance {key[1]} ended without its record")
         return rec
 
-    def _collect(self) -> pa.Table:
+    def _materialize(self) -> pa.Table:
         if self._consumed:
             raise DataflowError(f"the result of job {self.name} was consumed by iter_batches()")
         refs, self._result_refs = self._result_refs, None
