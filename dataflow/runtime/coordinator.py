@@ -56,16 +56,19 @@ class Coordinator:
         if job not in self._jobs:
             raise UnknownJob(f"the coordinator has no state for job {job} (was it restarted?)")
 
-    def next_morsels(self, job: str, key: str, n: int) -> list[Morsel]:
-        """Up to ``n`` morsels at once (fewer round trips for small morsels)."""
+    def next_morsels(self, job: str, key: str, n: int) -> list[Morsel | None]:
+        """Up to ``n`` morsels at once (fewer round trips for small morsels), followed by
+        ``None`` once the scan has none left, so the caller need not ask again."""
         with self._lock:
             self._check(job)
             q = self._morsels.get((job, key))
             if q is None:
                 raise UnknownJob(f"job {job} registered no morsels for scan {key}")
-            out = []
+            out: list[Morsel | None] = []
             while q and len(out) < n:
                 out.append(q.popleft())
+            if not q:
+                out.append(None)
             return out
 
     def next_morsel(self, job: str, key: str) -> Morsel | None:

@@ -311,11 +311,18 @@ class Worker:
             prefetched: dict[str, deque] = {}
             tables: dict[str, pa.Table] = {}
 
+            exhausted: set[str] = set()
+
             def next_morsel(key: str):  # type: ignore[no-untyped-def]
                 q = prefetched.setdefault(key, deque())
                 if not q:
+                    if key in exhausted:
+                        return None
                     q.extend(_wait_ref(coord.next_morsels.remote(job, key, 2), aborted, CONTROL_TIMEOUT))
-                return q.popleft() if q else None
+                m = q.popleft() if q else None
+                if m is None:  # the coordinator said none are left: do not ask again
+                    exhausted.add(key)
+                return m
 
             def get_table(table_id: str) -> pa.Table:
                 if table_id not in tables:
