@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from . import functions
+from ._version import __version__
 from .dataframe import DataFrame, GroupedData
 from .errors import (
     AmbiguousColumnError,
@@ -28,6 +29,5 @@ from .session import Session
 __all__ = [
     "AmbiguousColumnError", "DataFrame", "DataflowError", "ExecutionError", "Expr", "GroupedData",
     "JobCancelled", "PlanError", "Session", "SqlSyntaxError", "UnknownColumnError", "UnknownTableError",
-    "UnsupportedError", "col", "functions", "interval", "lit", "when",
+    "UnsupportedError", "__version__", "col", "functions", "interval", "lit", "when",
 ]
-__version__ = "0.1.0"

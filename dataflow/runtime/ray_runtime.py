@@ -53,7 +53,7 @@ class RayRuntime:
         max_retries: int = 2,
         namespace: str | None = None,
     ) -> None:
-        from dataflow import __version__
+        from dataflow._version import __version__
 
         self.info = cluster.connect(
             address, num_cpus, metadata={"job_name": f"dataflow session {session}", "dataflow_version": __version__,
