@@ -5,6 +5,8 @@ JSON; no cold start and no peers).
 Data comes from ``tpcgen-cli`` (``data/tpcds-sf<N>``, generated if missing), the query
 texts are DuckDB's (``dataflow/tpcds_queries``).
 
+The example is not run as a doctest: it generates data and starts a Ray cluster.
+
 >>> opts = TpcdsOptions(sf=0.01, queries=[3], runs=1)  # doctest: +SKIP
 >>> print(format_table(run_tpcds(opts)))  # doctest: +SKIP
 """

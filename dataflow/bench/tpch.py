@@ -8,6 +8,8 @@ Parquet files); for each query, one warm-up then the median of ``runs`` timed ru
 each engine, and compare the answers; close the Session; run the peers the same way.
 A background thread samples the memory of all processes throughout.
 
+The example is not run as a doctest: it generates data and starts a Ray cluster.
+
 >>> opts = BenchOptions(sf=0.01, queries=[6], runs=1, cold_start=False)  # doctest: +SKIP
 >>> print(format_table(run_tpch(opts)))  # doctest: +SKIP
 """
