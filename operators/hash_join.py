@@ -36,9 +36,9 @@ import pyarrow.compute as pc
 from dataflow.compute import evaluate_predicate
 from dataflow.errors import DataflowError
 from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal
-from dataflow.types import parse_type, schema_to_arrow
+from dataflow.types import conform_batch, parse_type, schema_to_arrow
 
-from ._util import conform_batch, numpy_bool, to_table
+from ._util import numpy_bool, to_table
 from .base import Operator, TaskContext
 
 ACERO_JOIN_TYPES = {

@@ -59,8 +59,6 @@ class ActorPool:
         self._tickets = itertools.count()
         self._queue: deque[int] = deque()
         self._serial = itertools.count(1)
-        self.created = 0
-        self.discarded = 0
         self._closed = False
         self._reaper = threading.Thread(target=self._reap_loop, name="dataflow-pool-reaper", daemon=True)
         self._reaper.start()
@@ -78,7 +76,6 @@ class ActorPool:
         return [cluster.NodeCapacity(n["NodeID"], float(n.get("Resources", {}).get("CPU", 0))) for n in nodes]
 
     def _create(self, node: str) -> Leased:
-        self.created += 1
         name = f"dataflow:{self.session}:worker-{next(self._serial):02d}"
         opts: dict[str, Any] = {
             "name": name,
@@ -190,7 +187,6 @@ class ActorPool:
             self._cv.notify_all()
 
     def _kill(self, w: Leased) -> None:
-        self.discarded += 1
         try:
             ray.kill(w.actor)
         except Exception:

@@ -212,7 +212,6 @@ class RayJob(Job):
         self.batch_rows = batch_rows
         self.udfs = udfs
         self.slots = [(s, i) for s in graph.stages for i in range(s.dop)]
-        self.planned_instances = len(self.slots)
         # a scan named for people: its table, and its plan path when a table is read twice
         self.scan_names = {p: f"{n.table}@{p}" for s in graph.stages for p, n in s.scans()}
         self.attempts: list[dict[str, Any]] = []  # one record per attempt: number, outcome, seconds

@@ -270,7 +270,7 @@ class Worker:
 
             ctx = TaskContext(
                 instance=instance, dop=stage.dop, next_morsel=next_morsel, get_table=get_table,
-                batch_rows=spec.batch_rows, extras={"job": job, "attempt": spec.attempt},
+                batch_rows=spec.batch_rows,
             )
             tags: dict[str, dict[str, str]] = {}
 

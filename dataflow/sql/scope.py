@@ -119,9 +119,6 @@ class Scope:
         names = [c.name for r in self.relations for c in r.columns]
         return list(dict.fromkeys(names))
 
-    def qualified_names(self) -> list[str]:
-        return [f"{r.alias}.{c.name}" for r in self.relations for c in r.columns]
-
     def resolve(self, parts: list[str]) -> ExprNode:
         """The expression for a column reference ``[table.]column``."""
         found = self._lookup(parts)
