@@ -3,7 +3,9 @@ small helpers for names, positions, limits and types (split out of ``planner.py`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlglot import exp
 
@@ -21,6 +23,8 @@ from ..expr import (
     transform,
 )
 from ..logical import Limit, LogicalPlan, Project
+from .aggregates import EXTRA_AGGREGATES, extra_name
+from .expressions import AGGREGATES, func_args
 from .scope import Scope, is_outer
 
 
@@ -343,3 +347,66 @@ def _common_type(types: list[str | None], name: str) -> str | None:
     if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in ats):
         return "string"
     raise PlanError(f"the inputs of UNION have different types for column {name!r}: {', '.join(known)}")
+
+
+# -- output names (moved from expressions.py) ----------------------------------------------
+
+_INFIX_NAMES: dict[type, str] = {
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.Mod: "%",
+    exp.EQ: "=",
+    exp.NEQ: "!=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.And: "AND",
+    exp.Or: "OR",
+    exp.DPipe: "||",
+}
+
+
+def default_name(node: exp.Expression, column_name: Callable[[exp.Column], str] | None = None) -> str:
+    """The column name DuckDB gives a select item without an alias, for simple cases:
+    a column keeps its name; ``sum(x)``; ``count_star()``; ``(a * (1 - b))``."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    return _name(node, column_name)
+
+
+def _name(node: Any, column_name: Callable[[exp.Column], str] | None) -> str:
+    if isinstance(node, exp.Column):
+        if column_name is not None:
+            try:
+                return column_name(node)
+            except Exception:  # noqa: BLE001 - the name of an unresolvable column is its text
+                pass
+        return node.name
+    if isinstance(node, exp.Paren):
+        return _name(node.this, column_name)
+    if isinstance(node, exp.Literal):
+        return node.this if not node.is_string else "'" + node.this.replace("'", "''") + "'"
+    if type(node) in _INFIX_NAMES:
+        a = _name(node.this, column_name)
+        b = _name(node.expression, column_name)
+        return f"({a} {_INFIX_NAMES[type(node)]} {b})"
+    if isinstance(node, exp.Neg):
+        return f"-{_name(node.this, column_name)}"
+    if isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star)):
+        return "count_star()"
+    if type(node) in EXTRA_AGGREGATES:
+        return extra_name(node, lambda x: _name(x, column_name))
+    if type(node) in AGGREGATES:
+        inner = node.this
+        if isinstance(inner, exp.Distinct):
+            return f"{AGGREGATES[type(node)]}(DISTINCT {', '.join(_name(x, column_name) for x in inner.expressions)})"
+        return f"{AGGREGATES[type(node)]}({_name(inner, column_name)})"
+    if isinstance(node, exp.Anonymous):
+        return f"{node.name.lower()}({', '.join(_name(a, column_name) for a in node.expressions)})"
+    if isinstance(node, exp.Func) and not isinstance(node, (exp.Cast, exp.Extract, exp.Case, exp.Window)):
+        args = ", ".join(_name(a, column_name) for a in func_args(node))
+        return f"{node.sql_name().lower()}({args})"
+    return node.sql(dialect="duckdb")

@@ -26,7 +26,7 @@ from ..expr import (
     walk,
 )
 from ..logical import Distinct, Expand, Filter, LogicalPlan, Project, Sort, Values
-from .expressions import ExprTranslator, default_name
+from .expressions import ExprTranslator
 from .grouping import GroupingCalls, cross_sets, group_elements, has_grouping_sets, index_sets
 from .joins import Unit, factor_or, join_units
 from .naming import (
@@ -45,6 +45,7 @@ from .naming import (
     _output_index,
     _unique,
     _visible_name,
+    default_name,
 )
 from .scope import Scope, is_outer
 from .subqueries import Pending
