@@ -240,7 +240,6 @@ def _compare(
 
 def run_tpch(opts: BenchOptions) -> BenchResult:
     """Run the benchmark described by ``opts``; never raises for a failing query."""
-    import dataflow
     from dataflow import tpch
 
     log = opts.log or (lambda s: None)
@@ -248,15 +247,9 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
     for p in opts.against:
         if p not in PEERS:
             raise ValueError(f"unknown peer {p!r}: choose from {', '.join(PEERS)}")
-    data = opts.data_dir
-    if not tpch.is_generated(data):
-        log(f"generating TPC-H scale factor {opts.sf:g} into {data} ...")
-    tpch.generate(opts.sf, data)
-
+    data = prepare_data(tpch, opts, log)
     result = BenchResult(sf=opts.sf, parallelism=0, runs=opts.runs, duckdb_threads=0)
-    result.started_at = dt.datetime.now().isoformat(timespec="seconds")
-    result.machine = machine_info()
-    result.load["before"] = load_average()
+    start(result)
     for p in opts.against:
         why = peer_available(p)
         if why is None:
@@ -279,38 +272,8 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
                 else f"cold start FAILED: {result.cold_start_error}"
             )
 
-        answers: dict[int, pa.Table] = {}  # DuckDB's, to check the peers' against
         sampler.phase = "dataflow+DuckDB"
-        with dataflow.Session(parallelism=opts.parallelism) as session:
-            result.parallelism = session.parallelism
-            result.duckdb_threads = session.parallelism
-            for name, path in tpch.table_paths(data).items():
-                session.register_parquet(name, str(path))
-            con = _duckdb(data, result.duckdb_threads)
-            try:
-                for n in opts.queries:
-                    q = QueryRun(query=n)
-                    result.queries.append(q)
-                    text = tpch.query_text(n)
-                    want: pa.Table | None = None
-                    try:
-                        q.duckdb_s, q.duckdb_runs_s, want = timed_runs(
-                            functools.partial(_duckdb_query, con, text), opts.runs
-                        )
-                        answers[n] = want
-                    except Exception as e:  # noqa: BLE001
-                        q.duckdb_error = first_line(e)
-                    try:
-                        q.dataflow_s, q.runs_s, got = timed_runs(
-                            functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs
-                        )
-                        q.rows = got.num_rows
-                        q.agree, q.diff = _compare(got, want, text)
-                    except Exception as e:  # noqa: BLE001 - reported in the table
-                        q.error = first_line(e)
-                    log(_progress(q))
-            finally:
-                con.close()
+        answers = run_on_dataflow_and_duckdb(opts, result, tpch, log)
         if "ray-data" in result.peers:
             sampler.phase = "ray-data"
             _run_ray_data(opts, result, answers, log)
@@ -319,6 +282,69 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
             _run_spark(opts, result, answers, log)
     finally:
         sampler.stop()
+    return finish(result, sampler, t_start)
+
+
+def prepare_data(suite: Any, opts: BenchOptions, log: Callable[[str], None]) -> Path:
+    """Generate the data ``opts`` names with ``suite`` (``dataflow.tpch`` or ``dataflow.tpcds``) if missing."""
+    data = opts.data_dir
+    if not suite.is_generated(data):
+        log(f"generating {suite.SUITE.name} scale factor {opts.sf:g} into {data} ...")
+    suite.generate(opts.sf, data)
+    return data
+
+
+def start(result: BenchResult) -> None:
+    """Note when and where the run starts, and the machine's load."""
+    result.started_at = dt.datetime.now().isoformat(timespec="seconds")
+    result.machine = machine_info()
+    result.load["before"] = load_average()
+
+
+def run_on_dataflow_and_duckdb(
+    opts: BenchOptions, result: BenchResult, suite: Any, log: Callable[[str], None]
+) -> dict[int, pa.Table]:
+    """Run ``opts.queries`` of ``suite`` on one Session and one DuckDB connection over the
+    same files, each warmed up then timed ``opts.runs`` times, the answers compared;
+    return DuckDB's answers (to check the peers' against)."""
+    import dataflow
+
+    answers: dict[int, pa.Table] = {}
+    with dataflow.Session(parallelism=opts.parallelism) as session:
+        result.parallelism = session.parallelism
+        result.duckdb_threads = session.parallelism
+        for name, path in suite.table_paths(opts.data_dir).items():
+            session.register_parquet(name, str(path))
+        con = _duckdb(opts.data_dir, result.duckdb_threads, suite)
+        try:
+            for n in opts.queries:
+                q = QueryRun(query=n)
+                result.queries.append(q)
+                text = suite.query_text(n)
+                want: pa.Table | None = None
+                try:
+                    q.duckdb_s, q.duckdb_runs_s, want = timed_runs(
+                        functools.partial(_duckdb_query, con, text), opts.runs
+                    )
+                    answers[n] = want
+                except Exception as e:  # noqa: BLE001
+                    q.duckdb_error = first_line(e)
+                try:
+                    q.dataflow_s, q.runs_s, got = timed_runs(
+                        functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs
+                    )
+                    q.rows = got.num_rows
+                    q.agree, q.diff = _compare(got, want, text)
+                except Exception as e:  # noqa: BLE001 - reported in the table
+                    q.error = first_line(e)
+                log(_progress(q))
+        finally:
+            con.close()
+    return answers
+
+
+def finish(result: BenchResult, sampler: MemorySampler, t_start: float) -> BenchResult:
+    """Record the memory peaks, the load and the wall time of a finished run."""
     result.peak_rss_bytes = sampler.peak_rss or None
     result.peak_pss_bytes = sampler.peak_pss or None
     result.peak_processes = sampler.peak_processes or None

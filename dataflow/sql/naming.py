@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -25,7 +25,7 @@ from ..expr import (
 from ..logical import Limit, LogicalPlan, Project
 from .aggregates import EXTRA_AGGREGATES, extra_name
 from .expressions import AGGREGATES, func_args
-from .scope import Scope, is_outer
+from .scope import Scope, fresh_name, is_outer
 
 
 @dataclass
@@ -51,6 +51,23 @@ class _Cte:
     node: exp.Expression
     columns: list[str]
     ctes: dict[str, _Cte]
+
+
+class PlannerPart:
+    """Base of the planner's mixins (:class:`.select.SelectPlanner`,
+    :class:`.setop_planner.SetOpPlanner`): what they use of
+    :class:`dataflow.sql.planner.Planner`, which provides it."""
+
+    if TYPE_CHECKING:  # provided by Planner
+        subqueries: Any
+
+        def new_id(self) -> int: ...
+        def plan_query(
+            self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], *, mode: str = ...
+        ) -> Planned: ...
+        def _relation(self, node: exp.Expression, scope: Scope, ctes: dict[str, _Cte]) -> LogicalPlan: ...
+        def _join_condition(self, *args: Any) -> list[ExprNode]: ...
+        def _outer_join(self, *args: Any) -> LogicalPlan: ...
 
 
 # Placeholder columns for subqueries inside expressions are named with this prefix.
@@ -158,23 +175,9 @@ def _dedupe(names: list[str], taken: set[str] | None = None) -> list[str]:
     seen = set(taken or ())
     out = []
     for n in names:
-        m = n
-        i = 0
-        while m in seen:
-            i += 1
-            m = f"{n}_{i}"
-        seen.add(m)
-        out.append(m)
+        out.append(fresh_name(n, seen))
+        seen.add(out[-1])
     return out
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name = base
-    i = 0
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    return name
 
 
 def _unique(xs: list[ExprNode]) -> list[ExprNode]:
