@@ -61,14 +61,8 @@ SUITE = Suite(
     program="tpcgen-cli",
     program_args=("tpcds", "parquet"),
 )
-query_path = SUITE.query_path
-query_text = SUITE.query_text
-table_paths = SUITE.table_paths
-is_generated = SUITE.is_generated
-generate = SUITE.generate
+# the suite's methods are the module's functions
+query_path, query_text, table_paths = SUITE.query_path, SUITE.query_text, SUITE.table_paths
+is_generated, generate = SUITE.is_generated, SUITE.generate
 
-
-__all__ = [
-    "QUERIES_DIR", "QUERY_NUMBERS", "SUITE", "TABLES", "generate", "is_generated", "query_path", "query_text",
-    "table_paths",
-]
+__all__ = ["QUERIES_DIR", "QUERY_NUMBERS", "SUITE", "TABLES", "generate", "is_generated", "query_path", "query_text", "table_paths"]  # noqa: E501

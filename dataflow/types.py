@@ -185,6 +185,20 @@ def empty_of(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
 
 
+def same_or_null(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
+    """The common type of ``a`` and ``b`` when it is plain: the type both have, or the
+    other one's when one is null; ``None`` when they differ otherwise.
+
+    >>> same_or_null(pa.null(), pa.int64()), same_or_null(pa.int32(), pa.int64())
+    (DataType(int64), None)
+    """
+    if a == b or pa.types.is_null(b):
+        return a
+    if pa.types.is_null(a):
+        return b
+    return None
+
+
 def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.RecordBatch:
     """``batch`` with exactly ``schema``: columns taken by position, renamed and cast.
 
@@ -203,13 +217,7 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Rec
         return batch
     if not len(schema):  # no columns, but still a number of rows
         return batch.select([])
-    arrays = []
-    for i, field in enumerate(schema):
-        arr = batch.column(i)
-        if arr.type != field.type:
-            arr = arr.cast(field.type)
-        arrays.append(arr)
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    return pa.RecordBatch.from_arrays(_cast_by_position(batch, schema), schema=schema)
 
 
 def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -219,10 +227,13 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
         return table
     if not len(schema):
         return table.select([])
-    cols = []
+    return pa.Table.from_arrays(_cast_by_position(table, schema), schema=schema)
+
+
+def _cast_by_position(data: pa.RecordBatch | pa.Table, schema: pa.Schema) -> list:
+    """The columns of ``data`` taken by position, each cast to its field of ``schema``."""
+    out = []
     for i, field in enumerate(schema):
-        c = table.column(i)
-        if c.type != field.type:
-            c = c.cast(field.type)
-        cols.append(c)
-    return pa.Table.from_arrays(cols, schema=schema)
+        c = data.column(i)
+        out.append(c if c.type == field.type else c.cast(field.type))
+    return out

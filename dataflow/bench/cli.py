@@ -49,17 +49,7 @@ def cmd_bench_tpch(args: argparse.Namespace) -> int:
     every query ran and agrees with DuckDB, 1 otherwise."""
     from .tpch import BenchOptions, run_tpch
 
-    opts = BenchOptions(
-        sf=args.sf,
-        queries=args.queries,
-        runs=args.runs,
-        parallelism=args.parallelism,
-        against=args.against,
-        data_root=Path(args.data),
-        timeout=args.timeout,
-        cold_start=not args.no_cold_start,
-        log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
-    )
+    opts = BenchOptions(**_common_options(args), against=args.against, cold_start=not args.no_cold_start)
     return _print_result(run_tpch(opts), args.json)
 
 
@@ -68,16 +58,21 @@ def cmd_bench_tpcds(args: argparse.Namespace) -> int:
     every query ran and agrees with DuckDB, 1 otherwise."""
     from .tpcds import TpcdsOptions, run_tpcds
 
-    opts = TpcdsOptions(
-        sf=args.sf,
-        queries=args.queries,
-        runs=args.runs,
-        parallelism=args.parallelism,
-        data_root=Path(args.data),
-        timeout=args.timeout,
-        log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
-    )
+    opts = TpcdsOptions(**_common_options(args))
     return _print_result(run_tpcds(opts), args.json)
+
+
+def _common_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`_add_suite_parser`, as ``BenchOptions`` fields."""
+    return {
+        "sf": args.sf,
+        "queries": args.queries,
+        "runs": args.runs,
+        "parallelism": args.parallelism,
+        "data_root": Path(args.data),
+        "timeout": args.timeout,
+        "log": (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
+    }
 
 
 def _print_result(result: Any, json_path: str | None) -> int:
@@ -91,10 +86,12 @@ def _print_result(result: Any, json_path: str | None) -> int:
     return 0 if all(q.agree for q in result.queries) else 1
 
 
-def _add_common_flags(
-    p: argparse.ArgumentParser, suite: str, queries: Callable[[str], list[int]], count: int, runs: int
-) -> None:
-    """The flags ``bench tpch`` and ``bench tpcds`` share (data in DATA/<suite>-sf<N>)."""
+def _add_suite_parser(
+    subparsers: Any, suite: str, queries: Callable[[str], list[int]], count: int, runs: int, summary: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """``bench tpch`` or ``bench tpcds`` with the flags they share (data in DATA/<suite>-sf<N>)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(suite, help=summary, description=description)
     p.add_argument(
         "--sf", type=float, default=1.0, help=f"scale factor (data in DATA/{suite}-sf<N>, generated if missing)"
     )
@@ -116,6 +113,7 @@ def _add_common_flags(
         "--timeout", type=float, default=600.0, help="seconds for one run of one query (default 600)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return p
 
 
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -124,14 +122,13 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "bench", help="benchmarks: TPC-H and TPC-DS against DuckDB (and Ray Data, Spark)"
     )
     bsub = b.add_subparsers(dest="bench_cmd", required=True)
-    t = bsub.add_parser(
-        "tpch",
-        help="run the 22 TPC-H queries on dataflow and DuckDB, check the answers agree, compare times",
-        description="Run TPC-H on dataflow and on DuckDB (same Parquet files, same number of threads), "
+    t = _add_suite_parser(
+        bsub, "tpch", _int_list, 22, 3,
+        "run the 22 TPC-H queries on dataflow and DuckDB, check the answers agree, compare times",
+        "Run TPC-H on dataflow and on DuckDB (same Parquet files, same number of threads), "
         "check the answers agree, and print the seconds (median of --runs after one warm-up), the ratios, "
         "the cold start and the peak memory.",
     )
-    _add_common_flags(t, "tpch", _int_list, 22, runs=3)
     t.add_argument(
         "--against",
         type=_peers,
@@ -144,14 +141,13 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from .chaos import add_chaos_parser
 
     add_chaos_parser(bsub)
-    d = bsub.add_parser(
-        "tpcds",
-        help="run the 99 TPC-DS queries on dataflow and DuckDB, check the answers agree, compare times",
-        description="Run TPC-DS (DuckDB's 99 query texts, data from tpcgen-cli) on dataflow and on DuckDB "
+    d = _add_suite_parser(
+        bsub, "tpcds", _tpcds_list, 99, 1,
+        "run the 99 TPC-DS queries on dataflow and DuckDB, check the answers agree, compare times",
+        "Run TPC-DS (DuckDB's 99 query texts, data from tpcgen-cli) on dataflow and on DuckDB "
         "(same Parquet files, same number of threads), check the answers agree, and print the seconds "
         "(median of --runs after one warm-up), the ratios and the peak memory.",
     )
-    _add_common_flags(d, "tpcds", _tpcds_list, 99, runs=1)
     d.set_defaults(fn=cmd_bench_tpcds)
     return b
 

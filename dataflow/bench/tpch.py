@@ -381,31 +381,45 @@ def _run_peer_query(
         p.error = first_line(e)
 
 
+def _peer_failed_to_start(result: BenchResult, peer: str, e: BaseException) -> None:
+    result.peers.remove(peer)
+    result.peers_skipped[peer] = f"could not start: {first_line(e)}"
+
+
+def _run_peer_queries(
+    opts: BenchOptions,
+    result: BenchResult,
+    answers: dict[int, pa.Table],
+    log: Callable[[str], None],
+    peer: str,
+    run_one: Callable[[int], Any],
+    only: Any = None,
+) -> None:
+    """Time ``run_one(n)`` for each query of the run (those in ``only``, if given) and check
+    its answer against DuckDB's."""
+    from dataflow import tpch
+
+    for q in result.queries:
+        if only is not None and q.query not in only:
+            continue
+        _run_peer_query(
+            q, peer, functools.partial(run_one, q.query), opts.runs, answers.get(q.query), tpch.query_text(q.query)
+        )
+        log(_progress(q, peer))
+
+
 def _run_ray_data(
     opts: BenchOptions, result: BenchResult, answers: dict[int, pa.Table], log: Callable[[str], None]
 ) -> None:
-    from dataflow import tpch
-
     try:
         mod = _load_peer_module("ray-data")
         mod.setup(result.parallelism)
     except Exception as e:  # noqa: BLE001
-        result.peers.remove("ray-data")
-        result.peers_skipped["ray-data"] = f"could not start: {first_line(e)}"
+        _peer_failed_to_start(result, "ray-data", e)
         return
     try:
-        for q in result.queries:
-            if q.query not in mod.QUERIES:
-                continue
-            _run_peer_query(
-                q,
-                "ray-data",
-                functools.partial(mod.run, q.query, opts.data_dir, result.parallelism),
-                opts.runs,
-                answers.get(q.query),
-                tpch.query_text(q.query),
-            )
-            log(_progress(q, "ray-data"))
+        run = lambda n: mod.run(n, opts.data_dir, result.parallelism)  # noqa: E731
+        _run_peer_queries(opts, result, answers, log, "ray-data", run, only=mod.QUERIES)
     finally:
         import ray
 
@@ -415,26 +429,14 @@ def _run_ray_data(
 def _run_spark(
     opts: BenchOptions, result: BenchResult, answers: dict[int, pa.Table], log: Callable[[str], None]
 ) -> None:
-    from dataflow import tpch
-
     try:
         mod = _load_peer_module("spark")
         spark = mod.SparkTpch(opts.data_dir, parallelism=result.parallelism)
     except Exception as e:  # noqa: BLE001
-        result.peers.remove("spark")
-        result.peers_skipped["spark"] = f"could not start: {first_line(e)}"
+        _peer_failed_to_start(result, "spark", e)
         return
     try:
-        for q in result.queries:
-            _run_peer_query(
-                q,
-                "spark",
-                functools.partial(spark.run, q.query),
-                opts.runs,
-                answers.get(q.query),
-                tpch.query_text(q.query),
-            )
-            log(_progress(q, "spark"))
+        _run_peer_queries(opts, result, answers, log, "spark", spark.run)
     finally:
         spark.stop()
 

@@ -12,39 +12,10 @@ Evaluation over Arrow lives in :mod:`dataflow.compute`.
 
 from __future__ import annotations
 
-from .builder import Expr, Interval, coalesce, col, concat, interval, lit, to_expr, to_sort_key, when
-from .nodes import (
-    AGGREGATE_FUNCTIONS,
-    SCALAR_FUNCTIONS,
-    AggCall,
-    Call,
-    Case,
-    Cast,
-    ColumnRef,
-    ExprNode,
-    InList,
-    Literal,
-    NamedExpr,
-    SortKey,
-    WindowCall,
-    columns_used,
-    conjoin,
-    conjuncts,
-    contains_aggregate,
-    contains_window,
-    display,
-    display_sort_key,
-    equi_key_pair,
-    literal,
-    split_equi_keys,
-    transform,
-    walk,
-)
+# The package's names are its two modules' (each lists them in its __all__).
+from .builder import *  # noqa: F403
+from .builder import __all__ as _builder_names
+from .nodes import *  # noqa: F403
+from .nodes import __all__ as _node_names
 
-__all__ = [
-    "AGGREGATE_FUNCTIONS", "SCALAR_FUNCTIONS", "AggCall", "Call", "Case", "Cast", "ColumnRef",
-    "Expr", "ExprNode", "InList", "Interval", "Literal", "NamedExpr", "SortKey", "WindowCall",
-    "col", "coalesce", "columns_used", "concat", "conjoin", "conjuncts", "contains_aggregate",
-    "contains_window", "display", "display_sort_key", "equi_key_pair", "split_equi_keys", "interval", "lit", "literal", "to_expr",
-    "to_sort_key", "transform", "walk", "when",
-]
+__all__ = [*_node_names, *_builder_names]

@@ -313,3 +313,6 @@ def coalesce(*args: Any) -> Expr:
 
 def concat(*args: Any) -> Expr:
     return Expr(Call(fn="concat", args=tuple(_node(to_expr(a)) for a in args)))
+
+
+__all__ = ["Expr", "Interval", "coalesce", "col", "concat", "interval", "lit", "to_expr", "to_sort_key", "when"]

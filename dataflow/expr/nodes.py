@@ -404,4 +404,12 @@ def literal(value: Any, type: str | None = None) -> Literal:
         scale = max(0, -int(exp))
         precision = max(len(digits), scale + 1)
         return Literal(value=str(value), type=f"decimal128({precision}, {scale})")
-    raise TypeError(f"cannot make a literal of {type(value).__name__}")
+    raise TypeError(f"cannot make a literal of {value.__class__.__name__}")
+
+
+__all__ = [
+    "AGGREGATE_FUNCTIONS", "SCALAR_FUNCTIONS", "AggCall", "Call", "Case", "Cast", "ColumnRef", "ExprNode", "InList",
+    "Literal", "NamedExpr", "SortKey", "WindowCall", "columns_used", "conjoin", "conjuncts", "contains_aggregate",
+    "contains_window", "display", "display_sort_key", "equi_key_pair", "literal", "split_equi_keys", "transform",
+    "walk",
+]
