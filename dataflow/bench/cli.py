@@ -140,7 +140,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     t.set_defaults(fn=cmd_bench_tpch)
     from .chaos import add_chaos_parser
 
-    add_chaos_parser(bsub)
+    add_chaos_parser(bsub, _int_list)
     d = _add_suite_parser(
         bsub, "tpcds", _tpcds_list, 99, 1,
         "run the 99 TPC-DS queries on dataflow and DuckDB, check the answers agree, compare times",

@@ -47,8 +47,7 @@ from .expressions import ExprTranslator
 from .scope import Scope, fresh_name, is_outer, outer_name
 
 if TYPE_CHECKING:
-    from .naming import Planned
-    from .planner import Planner
+    from .naming import Planned, PlannerPart
 
 _COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -67,7 +66,7 @@ class Pending:
 class SubqueryPlanner:
     """Turns subqueries into joins for one :class:`Planner`."""
 
-    def __init__(self, planner: Planner) -> None:
+    def __init__(self, planner: PlannerPart) -> None:
         self.planner = planner
 
     def placeholder(
