@@ -6,15 +6,15 @@ from sqlglot import exp
 
 from ..errors import PlanError, UnsupportedError
 from ..expr import (
+    AggCall,
     Cast,
     ColumnRef,
     ExprNode,
     NamedExpr,
     SortKey,
-    columns_used,
-    contains_aggregate,
-    contains_window,
+    WindowCall,
     display,
+    walk,
 )
 from ..logical import Distinct, LogicalPlan, Project, Sort, Union, Values
 from .expressions import ExprTranslator
@@ -61,7 +61,7 @@ class SetOpPlanner(PlannerPart):
                     f"the rows of VALUES have {len(rows[0])} and {len(row)} values; they must match"
                 )
             for e in row:
-                if columns_used(e) or contains_aggregate(e) or contains_window(e):
+                if any(isinstance(x, (ColumnRef, AggCall, WindowCall)) for x in walk(e)):
                     raise PlanError(f"VALUES holds constants, not {display(e)}")
             rows.append(row)
         if not rows:
