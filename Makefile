@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit e2e lint typecheck clean
+.PHONY: demo test unit e2e lint imports typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	RAY_USAGE_STATS_ENABLED=0 $(VENV)/bin/dataflow demo
 
-test: $(STAMP)
+test: $(STAMP) imports
 	RAY_USAGE_STATS_ENABLED=0 $(PY) -m pytest -q tests
 
 unit: $(STAMP)
@@ -24,8 +24,12 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	RAY_USAGE_STATS_ENABLED=0 $(PY) -m pytest -q tests/e2e
 
-lint: $(STAMP)
+lint: $(STAMP) imports
 	$(VENV)/bin/ruff check .
+
+# The import contracts of pyproject's [tool.importlinter] (layers; who imports ray).
+imports: $(STAMP)
+	$(PY) scripts/lint_imports.py --no-cache --no-logo
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy dataflow operators exchange optimizer cluster

@@ -81,7 +81,7 @@ def script_entrypoint(script: str, args: list[str], *, python: str = "python") -
 def submit(entrypoint: str, *, address: str | None = None, name: str | None = None,
            runtime_env: dict[str, Any] | None = None) -> str:
     """Submit ``entrypoint`` as a job; return its submission id."""
-    from dataflow import __version__
+    from dataflow._version import __version__
 
     c = client(address)
     sid = new_submission_id()

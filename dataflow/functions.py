@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import PlanError
-from .expr import AggCall, Call, Expr, WindowCall, _node, coalesce, concat, lit, to_expr, when
+from .expr import AggCall, Call, Expr, WindowCall, coalesce, concat, lit, to_expr, when
+from .expr.builder import _node
 
 __all__ = [
     "avg", "call", "coalesce", "concat", "count", "count_distinct", "date_diff", "date_trunc", "dense_rank",

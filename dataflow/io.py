@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from . import logical as L
 from .errors import DataflowError
-from .types import normalize_schema, normalize_type
+from .types import normalize_schema, normalize_type, same_or_null
 
 EXTENSIONS = {
     "parquet": (".parquet", ".parq"),
@@ -271,12 +271,9 @@ def _sample_text(path: str, fmt: str, delimiter: str, header: bool) -> tuple[pa.
 def _unify_text(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
     """The common type of one column inferred from two text files, if they agree
     up to an all-NULL column or an integer column in one and a float in the other."""
-    if a == b:
-        return a
-    if pa.types.is_null(a):
-        return b
-    if pa.types.is_null(b):
-        return a
+    plain = same_or_null(a, b)
+    if plain is not None:
+        return plain
     if {str(a), str(b)} == {"int64", "double"}:
         return pa.float64()
     return None

@@ -1,9 +1,10 @@
 """The Session: a catalog of tables, a cluster connection, and the way in for queries.
 
 >>> import dataflow, pyarrow as pa
->>> with dataflow.Session(runtime="local", parallelism=2) as s:  # doctest: +SKIP
-...     s.register("t", pa.table({"k": [1, 2, 1], "v": [10, 20, 30]}))
-...     s.table("t").group_by("k").agg(dataflow.functions.sum("v").alias("v")).sort("k").to_arrow()
+>>> with dataflow.Session(runtime="local", parallelism=2) as s:
+...     t = s.register("t", pa.table({"k": [1, 2, 1], "v": [10, 20, 30]}))
+...     s.table("t").group_by("k").agg(dataflow.functions.sum("v").alias("v")).sort("k").to_arrow().to_pydict()
+{'k': [1, 2], 'v': [Decimal('40'), Decimal('20')]}
 """
 
 from __future__ import annotations

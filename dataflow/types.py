@@ -128,14 +128,6 @@ def normalize_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, normalize_type(f.type), f.nullable) for f in schema])
 
 
-def normalize_batch(batch: pa.RecordBatch, schema: pa.Schema | None = None) -> pa.RecordBatch:
-    """Cast a batch to its normalized schema (a no-op when already normal)."""
-    target = schema if schema is not None else normalize_schema(batch.schema)
-    if batch.schema.equals(target):
-        return batch
-    return batch.cast(target)
-
-
 def retype_decimal(arr, target: pa.DataType, exact: bool = False):  # type: ignore[no-untyped-def]
     """``arr`` (decimal128) as decimal128 ``target`` of the same scale, without a copy.
 
@@ -156,10 +148,6 @@ def retype_decimal(arr, target: pa.DataType, exact: bool = False):  # type: igno
             return pa.chunked_array([c.view(target) for c in arr.chunks], target)
         return arr.view(target)
     return arr.cast(target)
-
-
-def is_numeric(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
 class Field(BaseModel):
@@ -190,3 +178,62 @@ def schema_from_arrow(schema: pa.Schema) -> Schema:
 def schema_to_arrow(schema: Schema) -> pa.Schema:
     """The Arrow schema of a plan schema."""
     return pa.schema([pa.field(f.name, f.arrow_type, f.nullable) for f in schema])
+
+
+def empty_of(schema: pa.Schema) -> pa.RecordBatch:
+    """A batch of zero rows with ``schema``."""
+    return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
+
+
+def same_or_null(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
+    """The common type of ``a`` and ``b`` when it is plain: the type both have, or the
+    other one's when one is null; ``None`` when they differ otherwise.
+
+    >>> same_or_null(pa.null(), pa.int64()), same_or_null(pa.int32(), pa.int64())
+    (DataType(int64), None)
+    """
+    if a == b or pa.types.is_null(b):
+        return a
+    if pa.types.is_null(a):
+        return b
+    return None
+
+
+def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with exactly ``schema``: columns taken by position, renamed and cast.
+
+    The one place that makes a batch fit a plan's schema: operators conform their output,
+    the gather-merge and the final gather what they receive (names may differ after
+    pass-through projections). A cheap no-op when the schema already matches
+    (nullability is metadata only).
+
+    >>> b = conform_batch(pa.record_batch({"x": pa.array([1], pa.int32())}), pa.schema([("a", pa.int64())]))
+    >>> b.schema.names, b.column(0).type
+    (['a'], DataType(int64))
+    """
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else empty_of(schema)
+    if batch.schema.equals(schema):
+        return batch
+    if not len(schema):  # no columns, but still a number of rows
+        return batch.select([])
+    return pa.RecordBatch.from_arrays(_cast_by_position(batch, schema), schema=schema)
+
+
+def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema`` (columns by position, renamed and cast), as
+    :func:`conform_batch` without combining its chunks."""
+    if table.schema.equals(schema):
+        return table
+    if not len(schema):
+        return table.select([])
+    return pa.Table.from_arrays(_cast_by_position(table, schema), schema=schema)
+
+
+def _cast_by_position(data: pa.RecordBatch | pa.Table, schema: pa.Schema) -> list:
+    """The columns of ``data`` taken by position, each cast to its field of ``schema``."""
+    out = []
+    for i, field in enumerate(schema):
+        c = data.column(i)
+        out.append(c if c.type == field.type else c.cast(field.type))
+    return out

@@ -19,16 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.physical import OrderSpec
+from dataflow.types import conform_batch
 
 from .ordering import count_before, is_elementwise, key_codes, lex_rank, order_codes, sort_key_tuples
 
 __all__ = ["merge_sorted"]
-
-
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    if batch.schema.equals(schema, check_metadata=False):
-        return batch
-    return batch.select(schema.names).cast(schema)
 
 
 def merge_sorted(
@@ -60,7 +55,7 @@ def merge_sorted(
     def refill(i: int) -> None:
         for batch in its[i]:
             if batch.num_rows:
-                bufs[i] = _conform(batch, schema)
+                bufs[i] = conform_batch(batch, schema)
                 return
         done[i] = True
 
@@ -80,7 +75,7 @@ def merge_sorted(
             if not done[i]:
                 for batch in its[i]:
                     if batch.num_rows:
-                        yield _conform(batch, schema)
+                        yield conform_batch(batch, schema)
                 done[i] = True
             return
 

@@ -9,45 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.physical import OrderSpec
-
-
-def conform_batch(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` with exactly ``schema``: columns taken by position, renamed and cast.
-
-    A cheap no-op when the schema already matches (nullability is metadata only)."""
-    if isinstance(batch, pa.Table):
-        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else empty_of(schema)
-    if batch.schema.equals(schema):
-        return batch
-    if not len(schema):  # no columns, but still a number of rows
-        return batch.select([])
-    arrays = []
-    for i, field in enumerate(schema):
-        arr = batch.column(i)
-        if arr.type != field.type:
-            arr = arr.cast(field.type)
-        arrays.append(arr)
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with exactly ``schema`` (columns by position, renamed and cast)."""
-    if table.schema.equals(schema):
-        return table
-    if not len(schema):
-        return table.select([])
-    cols = []
-    for i, field in enumerate(schema):
-        c = table.column(i)
-        if c.type != field.type:
-            c = c.cast(field.type)
-        cols.append(c)
-    return pa.Table.from_arrays(cols, schema=schema)
-
-
-def empty_of(schema: pa.Schema) -> pa.RecordBatch:
-    """A batch of zero rows with ``schema``."""
-    return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
+from dataflow.types import conform_batch
 
 
 def to_table(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> pa.Table:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -44,8 +44,6 @@ class TaskContext:
     # get_table(table_id) -> an in-memory table registered in the Session
     get_table: Callable[[str], pa.Table] | None = None
     batch_rows: int = DEFAULT_BATCH_ROWS
-    # free-form extras a runtime may pass (e.g. a rendezvous for range split points)
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Operator(ABC):
@@ -67,18 +65,3 @@ class Operator(ABC):
         """Consume the input streams (one per child, in order) and yield output batches
         with exactly :attr:`schema`."""
 
-
-def empty_batch(schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=schema)
-
-
-def collect(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
-    """Concatenate a stream into one table (with ``schema`` when it is empty)."""
-    return pa.Table.from_batches(list(batches), schema=schema)
-
-
-def rebatch(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
-    """Yield a table as record batches of at most ``rows`` rows (none if empty)."""
-    for b in table.to_batches(max_chunksize=rows):
-        if b.num_rows:
-            yield b

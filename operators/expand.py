@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from ._util import conform_batch
+from dataflow.types import conform_batch
+
 from .base import Operator
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from dataflow.compute import compile_predicate
+from dataflow.types import conform_batch
 
-from ._util import conform_batch
 from .base import Operator
 
 

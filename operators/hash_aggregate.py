@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import DataflowError
 from dataflow.physical import AGG_STATES, HOLISTIC_AGGREGATES, AggSpec, partial_columns
-from dataflow.types import retype_decimal, schema_to_arrow
+from dataflow.types import conform_batch, conform_table, retype_decimal, schema_to_arrow
 
 from ._aggregates import SUM, SUPPORTED, VALID, finalize, holistic, merge_spec, raw_specs, state_names
-from ._util import conform_batch, conform_table, rebatch
+from ._util import rebatch
 from .base import Operator, TaskContext
 
 CHUNK_ROWS = 1 << 20

@@ -23,8 +23,6 @@ probe and build rows found a match (:meth:`HashJoin._run_with_residual`).
 
 from __future__ import annotations
 
-import itertools
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,10 +33,21 @@ import pyarrow.compute as pc
 
 from dataflow.compute import evaluate_predicate
 from dataflow.errors import DataflowError
-from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal
-from dataflow.types import parse_type, schema_to_arrow
+from dataflow.expr import ExprNode
+from dataflow.types import conform_batch, schema_to_arrow
 
-from ._util import conform_batch, numpy_bool, to_table
+from ._join_keys import binds, common_key_type, to_acero_expression
+from ._probe_gate import (
+    EMITTED_UDF,
+    PROBED_UDF,
+    SEQ,
+    ProbeGate,
+    register_udfs,
+    release_io_thread,
+    report_progress,
+    reserve_io_thread,
+)
+from ._util import numpy_bool, to_table
 from .base import Operator, TaskContext
 
 ACERO_JOIN_TYPES = {
@@ -50,8 +59,8 @@ ACERO_JOIN_TYPES = {
     "anti": "left anti",
 }
 
-# Hidden columns added to the join inputs (never part of the output).
-SEQ = "__df_seq"  # probe batch number, for the gate
+# Hidden columns added to the join inputs (never part of the output; SEQ, the probe
+# batch number, is the gate's: see _probe_gate).
 PID = "__df_probe_row"  # probe row number, for matched-row tracking
 BID = "__df_build_row"  # build row number, for matched-row tracking
 
@@ -116,7 +125,7 @@ class HashJoin(Operator):
         expr = None
         if cond is not None and self.use_acero_filter:
             expr = to_acero_expression(cond)
-            if expr is not None and not _binds(
+            if expr is not None and not binds(
                 expr, pa.schema(list(self.left_schema) + list(self.right_schema))
             ):
                 expr = None
@@ -206,7 +215,7 @@ class HashJoin(Operator):
 
         reader = pa.RecordBatchReader.from_batches(probe_schema, feed())
         source = ac.Declaration("record_batch_reader_source", ac.RecordBatchReaderSourceNodeOptions(reader))
-        probed = _report(probe_schema.names, _PROBED_UDF, gate)
+        probed = report_progress(probe_schema.names, PROBED_UDF, gate)
         left_out = [*self.left_schema.names, SEQ] + ([PID] if with_pid else [])
         right_out: list[str] = []
         if join_type not in ("left semi", "left anti"):
@@ -227,16 +236,16 @@ class HashJoin(Operator):
                 ac.Declaration("table_source", ac.TableSourceNodeOptions(build)),
             ],
         )
-        return ac.Declaration.from_sequence([join, _report(left_out + right_out, _EMITTED_UDF, gate)])
+        return ac.Declaration.from_sequence([join, report_progress(left_out + right_out, EMITTED_UDF, gate)])
 
     def _stream(self, decl: ac.Declaration, gate: ProbeGate) -> Iterator[pa.RecordBatch]:
         """Pull the join output, telling the gate how much was consumed."""
-        _register_udfs()
-        _reserve_io_thread()
+        register_udfs()
+        reserve_io_thread()
         try:
             reader = decl.to_reader()
         except BaseException:
-            _release_io_thread()
+            release_io_thread()
             raise
         try:
             while True:
@@ -256,7 +265,7 @@ class HashJoin(Operator):
         finally:
             gate.close()
             reader.close()
-            _release_io_thread()
+            release_io_thread()
 
     def _run_acero(
         self, probe: Iterator[pa.RecordBatch], build: pa.Table, expr: pc.Expression | None
@@ -398,136 +407,6 @@ class _Bitmap:
         return self.bits[ids]
 
 
-class ProbeGate:
-    """Flow control between the thread Acero reads the probe stream on and the consumer.
-
-    The feeding generator calls :meth:`admit` before handing probe batch ``seq`` to
-    Acero; it waits while batch ``seq - window`` has not reached the join yet, or while
-    more than ``max_queued_rows`` output rows wait for the consumer. Acero reports
-    through :meth:`probed` and :meth:`emitted`, the consumer through :meth:`consumed`."""
-
-    def __init__(self, window: int = 4, max_queued_rows: int = 1 << 19) -> None:
-        self.window = window
-        self.max_queued_rows = max_queued_rows
-        self.cond = threading.Condition()
-        self.seen = -1  # highest probe batch number that reached the join
-        self.produced = 0  # output rows handed to the sink
-        self.taken = 0  # output rows the consumer read
-        self.closed = False
-        self.error: BaseException | None = None
-        self.id = next(_GATE_IDS)
-        _GATES[self.id] = self
-
-    def admit(self, seq: int) -> bool:
-        """Block until batch ``seq`` may go to Acero; ``False`` once the join is closed."""
-        with self.cond:
-            while not self.closed and (
-                seq > self.seen + self.window or self.produced - self.taken > self.max_queued_rows
-            ):
-                self.cond.wait()
-            return not self.closed
-
-    def probed(self, seq: int) -> None:
-        """Acero: probe batch ``seq`` reached the join."""
-        with self.cond:
-            if seq > self.seen:
-                self.seen = seq
-                self.cond.notify_all()
-
-    def emitted(self, rows: int) -> None:
-        """Acero: ``rows`` output rows went to the sink."""
-        with self.cond:
-            self.produced += rows
-
-    def consumed(self, rows: int) -> None:
-        """The consumer read ``rows`` output rows."""
-        with self.cond:
-            self.taken += rows
-            self.cond.notify_all()
-
-    def close(self) -> None:
-        """The join is done (or abandoned): release the feeding generator."""
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-        _GATES.pop(self.id, None)
-
-
-# Acero reads a record_batch_reader_source on its IO thread pool, and the probe stream
-# blocks that thread while it waits for upstream operators, often another join's output
-# (whose own probe stream holds another IO thread). Joins nested deeper than the pool
-# is wide would deadlock, so every running join reserves one IO thread of its own.
-_IO_LOCK = threading.Lock()
-_IO_BASE = pa.io_thread_count()
-_ACTIVE_JOINS = 0
-
-
-def _reserve_io_thread() -> None:
-    global _ACTIVE_JOINS
-    with _IO_LOCK:
-        _ACTIVE_JOINS += 1
-        if pa.io_thread_count() < _IO_BASE + _ACTIVE_JOINS:
-            pa.set_io_thread_count(_IO_BASE + _ACTIVE_JOINS)
-
-
-def _release_io_thread() -> None:
-    global _ACTIVE_JOINS
-    with _IO_LOCK:
-        _ACTIVE_JOINS -= 1
-
-
-# Progress reports from inside Acero: scalar UDFs that return their first argument.
-_GATES: dict[int, ProbeGate] = {}
-_GATE_IDS = itertools.count()
-_PROBED_UDF = "dataflow_hash_join_probed"
-_EMITTED_UDF = "dataflow_hash_join_emitted"
-_UDF_LOCK = threading.Lock()
-_UDFS_READY = False
-
-
-def _gate_of(gate_id: Any) -> ProbeGate | None:
-    gid = gate_id.as_py() if isinstance(gate_id, pa.Scalar) else gate_id[0].as_py()
-    return _GATES.get(gid)
-
-
-def _probed_udf(ctx: Any, seq: Any, gate_id: Any) -> Any:
-    gate = _gate_of(gate_id)
-    if gate is not None and len(seq):
-        gate.probed(pc.max(seq).as_py())
-    return seq
-
-
-def _emitted_udf(ctx: Any, seq: Any, gate_id: Any) -> Any:
-    gate = _gate_of(gate_id)
-    if gate is not None:
-        gate.emitted(len(seq))
-    return seq
-
-
-def _register_udfs() -> None:
-    global _UDFS_READY
-    with _UDF_LOCK:
-        if _UDFS_READY:
-            return
-        registered = set(pc.list_functions())
-        for name, fn in ((_PROBED_UDF, _probed_udf), (_EMITTED_UDF, _emitted_udf)):
-            if name not in registered:
-                doc = {"summary": "hash join progress", "description": "Reports join progress; returns seq."}
-                pc.register_scalar_function(
-                    fn, name, doc, {"seq": pa.int64(), "gate": pa.int64()}, pa.int64()
-                )
-        _UDFS_READY = True
-
-
-def _report(names: list[str], udf: str, gate: ProbeGate) -> ac.Declaration:
-    """A projection passing ``names`` through, with ``SEQ`` routed through ``udf``."""
-    _register_udfs()
-    exprs = [
-        pc.Expression._call(udf, [pc.field(n), pc.scalar(gate.id)]) if n == SEQ else pc.field(n)
-        for n in names
-    ]
-    return ac.Declaration("project", ac.ProjectNodeOptions(exprs, names))
-
 
 def _all_valid(data: pa.Table | pa.RecordBatch, columns: list[str] | tuple[str, ...]) -> np.ndarray:
     """Rows where none of ``columns`` is NULL."""
@@ -536,142 +415,3 @@ def _all_valid(data: pa.Table | pa.RecordBatch, columns: list[str] | tuple[str, 
         if data.column(c).null_count:
             mask &= numpy_bool(pc.is_valid(data.column(c)))
     return mask
-
-
-# -- key types ----------------------------------------------------------------------------
-
-_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
-
-
-def common_key_type(a: pa.DataType, b: pa.DataType) -> pa.DataType:
-    """The type both join keys are cast to before hashing."""
-    if a == b:
-        return a
-    t = pa.types
-    if _is_stringy(a) and _is_stringy(b):
-        return pa.string()
-    if _is_binaryish(a) and _is_binaryish(b):
-        return pa.binary()
-    if t.is_integer(a) and t.is_integer(b):
-        if t.is_unsigned_integer(a) and t.is_unsigned_integer(b):
-            return a if a.bit_width >= b.bit_width else b
-        if t.is_signed_integer(a) and t.is_signed_integer(b):
-            return a if a.bit_width >= b.bit_width else b
-        return pa.int64()
-    if (t.is_decimal(a) or t.is_integer(a)) and (t.is_decimal(b) or t.is_integer(b)):
-        pa_, sa = _decimal_shape(a)
-        pb, sb = _decimal_shape(b)
-        scale = max(sa, sb)
-        precision = max(pa_ - sa, pb - sb) + scale
-        if precision > 38:
-            return pa.decimal256(min(precision, 76), scale)
-        return pa.decimal128(precision, scale)
-    if (t.is_floating(a) or t.is_integer(a) or t.is_decimal(a)) and (
-        t.is_floating(b) or t.is_integer(b) or t.is_decimal(b)
-    ):
-        return pa.float64()
-    if t.is_date(a) and t.is_date(b):
-        return pa.date32()
-    if t.is_timestamp(a) and t.is_timestamp(b):
-        units = ["s", "ms", "us", "ns"]
-        return pa.timestamp(max(a.unit, b.unit, key=units.index), tz=a.tz or b.tz)
-    try:
-        merged = pa.unify_schemas(
-            [pa.schema([("k", a)]), pa.schema([("k", b)])], promote_options="permissive"
-        )
-        return merged.field("k").type
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-        raise DataflowError(f"cannot join keys of types {a} and {b}") from e
-
-
-def _is_stringy(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or t == pa.string_view()
-
-
-def _is_binaryish(t: pa.DataType) -> bool:
-    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or t == pa.binary_view()
-
-
-def _decimal_shape(t: pa.DataType) -> tuple[int, int]:
-    if pa.types.is_decimal(t):
-        return t.precision, t.scale
-    if pa.types.is_unsigned_integer(t):
-        return _INT_DIGITS[t.bit_width] + (1 if t.bit_width == 64 else 0), 0
-    return _INT_DIGITS[t.bit_width], 0
-
-
-# -- residual conditions as Acero expressions ----------------------------------------------
-
-_COMPARE = {
-    "eq": pc.equal,
-    "ne": pc.not_equal,
-    "lt": pc.less,
-    "le": pc.less_equal,
-    "gt": pc.greater,
-    "ge": pc.greater_equal,
-}
-_ARITH = {"add": "add_checked", "subtract": "subtract_checked", "multiply": "multiply_checked"}
-
-
-def to_acero_expression(node: ExprNode) -> pc.Expression | None:
-    """``node`` as a ``pyarrow.compute.Expression`` with SQL semantics, or ``None`` when
-    it uses anything outside the safe subset (columns, literals, comparisons, AND / OR /
-    NOT, IS [NOT] NULL, BETWEEN, IN lists, + - *)."""
-    try:
-        return _translate(node)
-    except _Untranslatable:
-        return None
-
-
-class _Untranslatable(Exception):
-    pass
-
-
-def _translate(node: ExprNode) -> pc.Expression:
-    if isinstance(node, ColumnRef):
-        return pc.field(node.name)
-    if isinstance(node, Literal):
-        if node.type == "null":
-            raise _Untranslatable
-        return pc.scalar(pa.scalar(node.py_value(), type=parse_type(node.type)))
-    if isinstance(node, InList):
-        if not node.values:
-            raise _Untranslatable
-        x = _translate(node.expr)
-        out = None
-        for v in node.values:
-            term = pc.equal(x, _translate(v))
-            out = term if out is None else pc.or_kleene(out, term)
-        return pc.invert(out) if node.negated else out
-    if not isinstance(node, Call):
-        raise _Untranslatable
-    fn, args = node.fn, node.args
-    if fn in _COMPARE and len(args) == 2:
-        return _COMPARE[fn](_translate(args[0]), _translate(args[1]))
-    if fn in ("and", "or") and args:
-        parts = [_translate(a) for a in args]
-        out = parts[0]
-        for p in parts[1:]:
-            out = pc.and_kleene(out, p) if fn == "and" else pc.or_kleene(out, p)
-        return out
-    if fn == "not" and len(args) == 1:
-        return pc.invert(_translate(args[0]))
-    if fn == "is_null" and len(args) == 1:
-        return pc.is_null(_translate(args[0]))
-    if fn == "is_not_null" and len(args) == 1:
-        return pc.is_valid(_translate(args[0]))
-    if fn == "between" and len(args) == 3:
-        x, lo, hi = (_translate(a) for a in args)
-        return pc.and_kleene(pc.greater_equal(x, lo), pc.less_equal(x, hi))
-    if fn in _ARITH and len(args) == 2:
-        return pc.Expression._call(_ARITH[fn], [_translate(args[0]), _translate(args[1])])
-    raise _Untranslatable
-
-
-def _binds(expr: pc.Expression, schema: pa.Schema) -> bool:
-    """Whether Acero can evaluate ``expr`` as a boolean filter over ``schema``."""
-    try:
-        schema.empty_table().filter(expr)
-        return True
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
-        return False

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from ._util import conform_batch
+from dataflow.types import conform_batch
+
 from .base import Operator
 
 

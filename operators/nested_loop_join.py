@@ -10,9 +10,9 @@ import pyarrow as pa
 
 from dataflow.compute import evaluate_predicate
 from dataflow.errors import DataflowError
-from dataflow.types import schema_to_arrow
+from dataflow.types import conform_batch, schema_to_arrow
 
-from ._util import conform_batch, numpy_bool, to_table
+from ._util import numpy_bool, to_table
 from .base import Operator, TaskContext
 
 # Pairs materialized at once (left rows x right rows per chunk).

@@ -16,9 +16,8 @@ from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal, columns_us
 from dataflow.io import partition_array, read_parquet_metadata, read_text_batches, split_path
 from dataflow.logical import MemorySource
 from dataflow.physical import PScan
-from dataflow.types import normalize_type
+from dataflow.types import conform_batch, normalize_type
 
-from ._util import conform_batch
 from .base import DEFAULT_BATCH_ROWS, Morsel, Operator, TaskContext
 
 _FLIP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from ._util import conform_batch, rebatch, sort_indices
+from dataflow.types import conform_batch
+
+from ._util import rebatch, sort_indices
 from .base import Operator
 
 

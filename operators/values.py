@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 
 from dataflow.compute import evaluate
+from dataflow.types import conform_batch
 
-from ._util import conform_batch
 from .base import Operator
 
 

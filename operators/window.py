@@ -24,9 +24,9 @@ import pyarrow.compute as pc
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import UnsupportedError
 from dataflow.physical import OrderSpec, WindowSpec
-from dataflow.types import schema_to_arrow
+from dataflow.types import conform_table, schema_to_arrow
 
-from ._util import conform_table, rebatch, sort_indices, to_table
+from ._util import rebatch, sort_indices, to_table
 from .base import Operator, TaskContext
 
 _FUNCTIONS = (

@@ -26,9 +26,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataflow.io import partition_dir, split_path
-from dataflow.types import schema_to_arrow
+from dataflow.types import conform_batch, schema_to_arrow
 
-from ._util import conform_batch
 from .base import Operator, TaskContext
 
 EXTENSION = {"parquet": ".parquet", "csv": ".csv", "json": ".json"}

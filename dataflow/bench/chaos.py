@@ -20,6 +20,7 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,16 +147,16 @@ def cmd_bench_chaos(args: argparse.Namespace) -> int:
     return 0 if r.count("correct") == len(r.trials) else 1
 
 
-def add_chaos_parser(bsub: Any) -> None:
-    from .cli import _int_list
-
+def add_chaos_parser(bsub: Any, query_list: Callable[[str], list[int]]) -> None:
+    """Add ``bench chaos`` to the bench subcommands; ``query_list`` parses ``--queries``
+    (the bench CLI's, passed in so that this module need not import it)."""
     c = bsub.add_parser(
         "chaos", help="kill random workers during TPC-H queries; count correct answers, errors and hangs",
         description="Random worker kills during TPC-H queries, each answer checked against DuckDB.",
     )
     c.add_argument("--sf", type=float, default=1.0)
     c.add_argument("--kills", type=int, default=30)
-    c.add_argument("--queries", type=_int_list, default=DEFAULT_QUERIES, help="default 3,5,9,10,18,21")
+    c.add_argument("--queries", type=query_list, default=DEFAULT_QUERIES, help="default 3,5,9,10,18,21")
     c.add_argument("--parallelism", type=int, default=2)
     c.add_argument("--unchained", action="store_true", help="one actor per operator instance")
     c.add_argument("--data", default="data")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,51 +47,80 @@ def _peers(text: str) -> list[str]:
 def cmd_bench_tpch(args: argparse.Namespace) -> int:
     """Run the TPC-H benchmark; print the table; write the JSON if asked. Exit 0 when
     every query ran and agrees with DuckDB, 1 otherwise."""
-    from .report import format_table, to_json
     from .tpch import BenchOptions, run_tpch
 
-    opts = BenchOptions(
-        sf=args.sf,
-        queries=args.queries,
-        runs=args.runs,
-        parallelism=args.parallelism,
-        against=args.against,
-        data_root=Path(args.data),
-        timeout=args.timeout,
-        cold_start=not args.no_cold_start,
-        log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
-        address=args.address,
-        warmup=not args.no_warmup,
-    )
-    result = run_tpch(opts)
-    print(format_table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(to_json(result), indent=2, default=str) + "\n")
-        print(f"\nwrote {args.json}")
-    return 0 if all(q.agree for q in result.queries) else 1
+    opts = BenchOptions(**_common_options(args), against=args.against, cold_start=not args.no_cold_start)
+    return _print_result(run_tpch(opts), args.json)
 
 
 def cmd_bench_tpcds(args: argparse.Namespace) -> int:
     """Run the TPC-DS benchmark; print the table; write the JSON if asked. Exit 0 when
     every query ran and agrees with DuckDB, 1 otherwise."""
-    from .report import format_table, to_json
     from .tpcds import TpcdsOptions, run_tpcds
 
-    opts = TpcdsOptions(
-        sf=args.sf,
-        queries=args.queries,
-        runs=args.runs,
-        parallelism=args.parallelism,
-        data_root=Path(args.data),
-        timeout=args.timeout,
-        log=(lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
-    )
-    result = run_tpcds(opts)
+    opts = TpcdsOptions(**_common_options(args))
+    return _print_result(run_tpcds(opts), args.json)
+
+
+def _common_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`_add_suite_parser`, as ``BenchOptions`` fields."""
+    return {
+        "sf": args.sf,
+        "queries": args.queries,
+        "runs": args.runs,
+        "parallelism": args.parallelism,
+        "data_root": Path(args.data),
+        "timeout": args.timeout,
+        "log": (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
+        "address": args.address,
+        "warmup": not args.no_warmup,
+    }
+
+
+def _print_result(result: Any, json_path: str | None) -> int:
+    """Print the table, write the JSON if asked; 0 when every query ran and agrees with DuckDB."""
+    from .report import format_table, to_json
+
     print(format_table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(to_json(result), indent=2, default=str) + "\n")
-        print(f"\nwrote {args.json}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(to_json(result), indent=2, default=str) + "\n")
+        print(f"\nwrote {json_path}")
     return 0 if all(q.agree for q in result.queries) else 1
+
+
+def _add_suite_parser(
+    subparsers: Any, suite: str, queries: Callable[[str], list[int]], count: int, runs: int, summary: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """``bench tpch`` or ``bench tpcds`` with the flags they share (data in DATA/<suite>-sf<N>)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(suite, help=summary, description=description)
+    p.add_argument(
+        "--sf", type=float, default=1.0, help=f"scale factor (data in DATA/{suite}-sf<N>, generated if missing)"
+    )
+    p.add_argument(
+        "--queries", type=queries, default=list(range(1, count + 1)), help=f"e.g. 1,3,6 (default: all {count})"
+    )
+    p.add_argument(
+        "--runs", type=int, default=runs, help="timed runs per query after one warm-up (median reported)"
+    )
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        help="dataflow's parallelism and DuckDB's threads (default: the cluster's CPUs)",
+    )
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--data", default="data", help=f"where the {suite}-sf<N> folders are (default: data)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds for one run of one query (default 600)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--address", default=None,
+        help="join this Ray cluster ('auto': the one `dataflow cluster up` started) instead of starting one",
+    )
+    p.add_argument("--no-warmup", action="store_true", help="time the first run of each query (large sf)")
+    return p
 
 
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -99,29 +129,13 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "bench", help="benchmarks: TPC-H and TPC-DS against DuckDB (and Ray Data, Spark)"
     )
     bsub = b.add_subparsers(dest="bench_cmd", required=True)
-    t = bsub.add_parser(
-        "tpch",
-        help="run the 22 TPC-H queries on dataflow and DuckDB, check the answers agree, compare times",
-        description="Run TPC-H on dataflow and on DuckDB (same Parquet files, same number of threads), "
+    t = _add_suite_parser(
+        bsub, "tpch", _int_list, 22, 3,
+        "run the 22 TPC-H queries on dataflow and DuckDB, check the answers agree, compare times",
+        "Run TPC-H on dataflow and on DuckDB (same Parquet files, same number of threads), "
         "check the answers agree, and print the seconds (median of --runs after one warm-up), the ratios, "
         "the cold start and the peak memory.",
     )
-    t.add_argument(
-        "--sf", type=float, default=1.0, help="scale factor (data in DATA/tpch-sf<N>, generated if missing)"
-    )
-    t.add_argument(
-        "--queries", type=_int_list, default=list(range(1, 23)), help="e.g. 1,3,6 (default: all 22)"
-    )
-    t.add_argument(
-        "--runs", type=int, default=3, help="timed runs per query after one warm-up (median reported)"
-    )
-    t.add_argument(
-        "--parallelism",
-        type=int,
-        default=None,
-        help="dataflow's parallelism and DuckDB's threads (default: the cluster's CPUs)",
-    )
-    t.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     t.add_argument(
         "--against",
         type=_peers,
@@ -129,49 +143,18 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PEERS",
         help="also run peers: ray-data (Q1, Q3, Q6), spark (all 22); pip install -e '.[bench]'",
     )
-    t.add_argument("--data", default="data", help="where the tpch-sf<N> folders are (default: data)")
-    t.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds for one run of one query (default 600)"
-    )
     t.add_argument("--no-cold-start", action="store_true", help="skip the cold-start measurement")
-    t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    t.add_argument(
-        "--address", default=None,
-        help="join this Ray cluster ('auto': the one `dataflow cluster up` started) instead of starting one",
-    )
-    t.add_argument("--no-warmup", action="store_true", help="time the first run of each query (large sf)")
     t.set_defaults(fn=cmd_bench_tpch)
     from .chaos import add_chaos_parser
 
-    add_chaos_parser(bsub)
-    d = bsub.add_parser(
-        "tpcds",
-        help="run the 99 TPC-DS queries on dataflow and DuckDB, check the answers agree, compare times",
-        description="Run TPC-DS (DuckDB's 99 query texts, data from tpcgen-cli) on dataflow and on DuckDB "
+    add_chaos_parser(bsub, _int_list)
+    d = _add_suite_parser(
+        bsub, "tpcds", _tpcds_list, 99, 1,
+        "run the 99 TPC-DS queries on dataflow and DuckDB, check the answers agree, compare times",
+        "Run TPC-DS (DuckDB's 99 query texts, data from tpcgen-cli) on dataflow and on DuckDB "
         "(same Parquet files, same number of threads), check the answers agree, and print the seconds "
         "(median of --runs after one warm-up), the ratios and the peak memory.",
     )
-    d.add_argument(
-        "--sf", type=float, default=1.0, help="scale factor (data in DATA/tpcds-sf<N>, generated if missing)"
-    )
-    d.add_argument(
-        "--queries", type=_tpcds_list, default=list(range(1, 100)), help="e.g. 1,3,6 (default: all 99)"
-    )
-    d.add_argument(
-        "--runs", type=int, default=1, help="timed runs per query after one warm-up (median reported)"
-    )
-    d.add_argument(
-        "--parallelism",
-        type=int,
-        default=None,
-        help="dataflow's parallelism and DuckDB's threads (default: the cluster's CPUs)",
-    )
-    d.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
-    d.add_argument("--data", default="data", help="where the tpcds-sf<N> folders are (default: data)")
-    d.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds for one run of one query (default 600)"
-    )
-    d.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     d.set_defaults(fn=cmd_bench_tpcds)
     return b
 

@@ -17,6 +17,8 @@ from typing import Any
 class MemorySampler:
     """Samples every ``interval`` seconds until :meth:`stop`; keeps the peaks.
 
+    The example is not run as a doctest: it needs psutil, of the ``bench`` extra only.
+
     >>> with MemorySampler(interval=0.05) as m:  # doctest: +SKIP
     ...     pass
     >>> m.peak_rss > 0  # doctest: +SKIP

@@ -8,6 +8,8 @@ Parquet files); for each query, one warm-up then the median of ``runs`` timed ru
 each engine, and compare the answers; close the Session; run the peers the same way.
 A background thread samples the memory of all processes throughout.
 
+The example is not run as a doctest: it generates data and starts a Ray cluster.
+
 >>> opts = BenchOptions(sf=0.01, queries=[6], runs=1, cold_start=False)  # doctest: +SKIP
 >>> print(format_table(run_tpch(opts)))  # doctest: +SKIP
 """
@@ -77,8 +79,8 @@ class _Timeout(Exception):
 
 
 def timed_runs(fn: Callable[[], Any], runs: int, warmup: bool = True) -> tuple[float, list[float], Any]:
-    """One warm-up call (unless ``warmup`` is false), then ``runs`` timed calls:
-    (median seconds, all seconds, last answer). An exception in any call propagates."""
+    """One warm-up call, then ``runs`` timed calls: (median seconds, all seconds, last answer).
+    An exception in any call propagates."""
     answer = fn() if warmup else None
     times = []
     for _ in range(max(1, runs)):
@@ -249,7 +251,6 @@ def _compare(
 
 def run_tpch(opts: BenchOptions) -> BenchResult:
     """Run the benchmark described by ``opts``; never raises for a failing query."""
-    import dataflow
     from dataflow import tpch
 
     log = opts.log or (lambda s: None)
@@ -257,17 +258,11 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
     for p in opts.against:
         if p not in PEERS:
             raise ValueError(f"unknown peer {p!r}: choose from {', '.join(PEERS)}")
-    data = opts.data_dir
-    if not tpch.is_generated(data):
-        log(f"generating TPC-H scale factor {opts.sf:g} into {data} ...")
-    tpch.generate(opts.sf, data)
-
+    data = prepare_data(tpch, opts, log)
     result = BenchResult(
         sf=opts.sf, parallelism=0, runs=opts.runs, duckdb_threads=0, warmup=opts.warmup, address=opts.address
     )
-    result.started_at = dt.datetime.now().isoformat(timespec="seconds")
-    result.machine = machine_info()
-    result.load["before"] = load_average()
+    start(result)
     for p in opts.against:
         why = peer_available(p)
         if why is None:
@@ -290,39 +285,8 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
                 else f"cold start FAILED: {result.cold_start_error}"
             )
 
-        answers: dict[int, pa.Table] = {}  # DuckDB's, to check the peers' against
         sampler.phase = "dataflow+DuckDB"
-        with dataflow.Session(parallelism=opts.parallelism, address=opts.address) as session:
-            result.parallelism = session.parallelism
-            result.duckdb_threads = session.parallelism
-            for name, path in tpch.table_paths(data).items():
-                session.register_parquet(name, str(path))
-            con = _duckdb(data, result.duckdb_threads)
-            try:
-                for n in opts.queries:
-                    q = QueryRun(query=n)
-                    result.queries.append(q)
-                    text = tpch.query_text(n)
-                    want: pa.Table | None = None
-                    try:
-                        q.duckdb_s, q.duckdb_runs_s, want = timed_runs(
-                            functools.partial(_duckdb_query, con, text), opts.runs, opts.warmup
-                        )
-                        answers[n] = want
-                    except Exception as e:  # noqa: BLE001
-                        q.duckdb_error = first_line(e)
-                    try:
-                        q.dataflow_s, q.runs_s, got = timed_runs(
-                            functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs,
-                            opts.warmup,
-                        )
-                        q.rows = got.num_rows
-                        q.agree, q.diff = _compare(got, want, text)
-                    except Exception as e:  # noqa: BLE001 - reported in the table
-                        q.error = first_line(e)
-                    log(_progress(q))
-            finally:
-                con.close()
+        answers = run_on_dataflow_and_duckdb(opts, result, tpch, log)
         if "ray-data" in result.peers:
             sampler.phase = "ray-data"
             _run_ray_data(opts, result, answers, log)
@@ -331,6 +295,69 @@ def run_tpch(opts: BenchOptions) -> BenchResult:
             _run_spark(opts, result, answers, log)
     finally:
         sampler.stop()
+    return finish(result, sampler, t_start)
+
+
+def prepare_data(suite: Any, opts: BenchOptions, log: Callable[[str], None]) -> Path:
+    """Generate the data ``opts`` names with ``suite`` (``dataflow.tpch`` or ``dataflow.tpcds``) if missing."""
+    data = opts.data_dir
+    if not suite.is_generated(data):
+        log(f"generating {suite.SUITE.name} scale factor {opts.sf:g} into {data} ...")
+    suite.generate(opts.sf, data)
+    return data
+
+
+def start(result: BenchResult) -> None:
+    """Note when and where the run starts, and the machine's load."""
+    result.started_at = dt.datetime.now().isoformat(timespec="seconds")
+    result.machine = machine_info()
+    result.load["before"] = load_average()
+
+
+def run_on_dataflow_and_duckdb(
+    opts: BenchOptions, result: BenchResult, suite: Any, log: Callable[[str], None]
+) -> dict[int, pa.Table]:
+    """Run ``opts.queries`` of ``suite`` on one Session and one DuckDB connection over the
+    same files, each warmed up then timed ``opts.runs`` times, the answers compared;
+    return DuckDB's answers (to check the peers' against)."""
+    import dataflow
+
+    answers: dict[int, pa.Table] = {}
+    with dataflow.Session(parallelism=opts.parallelism, address=opts.address) as session:
+        result.parallelism = session.parallelism
+        result.duckdb_threads = session.parallelism
+        for name, path in suite.table_paths(opts.data_dir).items():
+            session.register_parquet(name, str(path))
+        con = _duckdb(opts.data_dir, result.duckdb_threads, suite)
+        try:
+            for n in opts.queries:
+                q = QueryRun(query=n)
+                result.queries.append(q)
+                text = suite.query_text(n)
+                want: pa.Table | None = None
+                try:
+                    q.duckdb_s, q.duckdb_runs_s, want = timed_runs(
+                        functools.partial(_duckdb_query, con, text), opts.runs, opts.warmup
+                    )
+                    answers[n] = want
+                except Exception as e:  # noqa: BLE001
+                    q.duckdb_error = first_line(e)
+                try:
+                    q.dataflow_s, q.runs_s, got = timed_runs(
+                        functools.partial(_run_dataflow_once, session, text, opts.timeout), opts.runs, opts.warmup
+                    )
+                    q.rows = got.num_rows
+                    q.agree, q.diff = _compare(got, want, text)
+                except Exception as e:  # noqa: BLE001 - reported in the table
+                    q.error = first_line(e)
+                log(_progress(q))
+        finally:
+            con.close()
+    return answers
+
+
+def finish(result: BenchResult, sampler: MemorySampler, t_start: float) -> BenchResult:
+    """Record the memory peaks, the load and the wall time of a finished run."""
     result.peak_rss_bytes = sampler.peak_rss or None
     result.peak_pss_bytes = sampler.peak_pss or None
     result.peak_processes = sampler.peak_processes or None
@@ -367,31 +394,45 @@ def _run_peer_query(
         p.error = first_line(e)
 
 
+def _peer_failed_to_start(result: BenchResult, peer: str, e: BaseException) -> None:
+    result.peers.remove(peer)
+    result.peers_skipped[peer] = f"could not start: {first_line(e)}"
+
+
+def _run_peer_queries(
+    opts: BenchOptions,
+    result: BenchResult,
+    answers: dict[int, pa.Table],
+    log: Callable[[str], None],
+    peer: str,
+    run_one: Callable[[int], Any],
+    only: Any = None,
+) -> None:
+    """Time ``run_one(n)`` for each query of the run (those in ``only``, if given) and check
+    its answer against DuckDB's."""
+    from dataflow import tpch
+
+    for q in result.queries:
+        if only is not None and q.query not in only:
+            continue
+        _run_peer_query(
+            q, peer, functools.partial(run_one, q.query), opts.runs, answers.get(q.query), tpch.query_text(q.query)
+        )
+        log(_progress(q, peer))
+
+
 def _run_ray_data(
     opts: BenchOptions, result: BenchResult, answers: dict[int, pa.Table], log: Callable[[str], None]
 ) -> None:
-    from dataflow import tpch
-
     try:
         mod = _load_peer_module("ray-data")
         mod.setup(result.parallelism)
     except Exception as e:  # noqa: BLE001
-        result.peers.remove("ray-data")
-        result.peers_skipped["ray-data"] = f"could not start: {first_line(e)}"
+        _peer_failed_to_start(result, "ray-data", e)
         return
     try:
-        for q in result.queries:
-            if q.query not in mod.QUERIES:
-                continue
-            _run_peer_query(
-                q,
-                "ray-data",
-                functools.partial(mod.run, q.query, opts.data_dir, result.parallelism),
-                opts.runs,
-                answers.get(q.query),
-                tpch.query_text(q.query),
-            )
-            log(_progress(q, "ray-data"))
+        run = lambda n: mod.run(n, opts.data_dir, result.parallelism)  # noqa: E731
+        _run_peer_queries(opts, result, answers, log, "ray-data", run, only=mod.QUERIES)
     finally:
         import ray
 
@@ -401,26 +442,14 @@ def _run_ray_data(
 def _run_spark(
     opts: BenchOptions, result: BenchResult, answers: dict[int, pa.Table], log: Callable[[str], None]
 ) -> None:
-    from dataflow import tpch
-
     try:
         mod = _load_peer_module("spark")
         spark = mod.SparkTpch(opts.data_dir, parallelism=result.parallelism)
     except Exception as e:  # noqa: BLE001
-        result.peers.remove("spark")
-        result.peers_skipped["spark"] = f"could not start: {first_line(e)}"
+        _peer_failed_to_start(result, "spark", e)
         return
     try:
-        for q in result.queries:
-            _run_peer_query(
-                q,
-                "spark",
-                functools.partial(spark.run, q.query),
-                opts.runs,
-                answers.get(q.query),
-                tpch.query_text(q.query),
-            )
-            log(_progress(q, "spark"))
+        _run_peer_queries(opts, result, answers, log, "spark", spark.run)
     finally:
         spark.stop()
 

@@ -126,23 +126,23 @@ def _checked_unary(kernel: Callable[[Value], Value], what: str, v: Value) -> Val
 @scalar("negate", 1, "arithmetic", sql=())
 def _negate(args: list[Value], n: int) -> Value:
     """``-x``."""
-    (a,) = args
-    if pa.types.is_null(a.type):
-        return a
-    if not is_numeric(a.type):
-        raise ExprTypeError(f"cannot negate a value of type {a.type}")
-    return _checked_unary(pc.negate_checked, "negation", a)
+    return _numeric_unary(args, pc.negate_checked, "negation", "cannot negate a value of type {}")
 
 
 @scalar("abs", 1, "arithmetic")
 def _abs(args: list[Value], n: int) -> Value:
     """The absolute value, in the argument's type."""
+    return _numeric_unary(args, pc.abs_checked, "abs", "abs is not defined for type {}")
+
+
+def _numeric_unary(args: list[Value], kernel: Callable[..., Value], what: str, type_error: str) -> Value:
+    """A checked unary kernel over a number (NULL passes through; another type is an error)."""
     (a,) = args
     if pa.types.is_null(a.type):
         return a
     if not is_numeric(a.type):
-        raise ExprTypeError(f"abs is not defined for type {a.type}")
-    return _checked_unary(pc.abs_checked, "abs", a)
+        raise ExprTypeError(type_error.format(a.type))
+    return _checked_unary(kernel, what, a)
 
 
 def _round_double(a: Value, digits: int, n: int) -> Value:

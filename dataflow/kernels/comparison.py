@@ -86,18 +86,20 @@ def _between(args: list[Value], n: int) -> Value:
 @scalar("and", (1, None), "logic", sql=())
 def _and(args: list[Value], n: int) -> Value:
     """``a AND b AND ...``."""
-    out = bool_arg(args[0], "AND")
-    for a in args[1:]:
-        out = pc.and_kleene(out, bool_arg(a, "AND"))
-    return out
+    return _fold_logic(args, pc.and_kleene, "AND")
 
 
 @scalar("or", (1, None), "logic", sql=())
 def _or(args: list[Value], n: int) -> Value:
     """``a OR b OR ...``."""
-    out = bool_arg(args[0], "OR")
+    return _fold_logic(args, pc.or_kleene, "OR")
+
+
+def _fold_logic(args: list[Value], kernel: Callable[[Value, Value], Value], what: str) -> Value:
+    """``args`` combined left to right by a three-valued ``kernel``; each must be boolean."""
+    out = bool_arg(args[0], what)
     for a in args[1:]:
-        out = pc.or_kleene(out, bool_arg(a, "OR"))
+        out = kernel(out, bool_arg(a, what))
     return out
 
 

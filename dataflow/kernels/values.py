@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ExprTypeError, PlanError, UnsupportedError
-from ..types import normalize_type, parse_type, resolve_type_name
+from ..types import normalize_type, parse_type, resolve_type_name, same_or_null
 
 Value = Union[pa.Array, pa.Scalar]
 
@@ -144,12 +144,9 @@ def supertype(ta: pa.DataType, tb: pa.DataType, va: Value | None = None, vb: Val
     casts the literal in ``d < '1994-01-01'``); a string *column* meets a date the same
     way, but a number or boolean not at all: that is a type error at planning."""
     ta, tb = normalize_type(ta), normalize_type(tb)
-    if ta == tb:
-        return ta
-    if pa.types.is_null(ta):
-        return tb
-    if pa.types.is_null(tb):
-        return ta
+    plain = same_or_null(ta, tb)
+    if plain is not None:
+        return plain
     if is_numeric(ta) and is_numeric(tb):
         if pa.types.is_floating(ta) or pa.types.is_floating(tb):
             return pa.float64()

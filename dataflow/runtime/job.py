@@ -16,7 +16,7 @@ from dataflow.exchange import merge_sorted
 from dataflow.operators.base import Morsel
 from dataflow.operators.scan import plan_morsels
 from dataflow.physical import PhysicalPlan
-from dataflow.types import schema_to_arrow
+from dataflow.types import conform_batch, schema_to_arrow
 
 from .stages import StageGraph
 
@@ -64,15 +64,8 @@ def assemble(graph: StageGraph, plan: PhysicalPlan, per_instance: list[list[pa.R
         batches = list(merge_sorted([iter(b) for b in per_instance], edge.order, schema))
     else:
         batches = [b for inst in per_instance for b in inst]
-    batches = [b if b.schema.equals(schema) else conform(b, schema) for b in batches]
+    batches = [conform_batch(b, schema) for b in batches]
     return pa.Table.from_batches(batches, schema=schema)
-
-
-def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """Rename and cast a batch to the plan's output schema (names may differ after
-    pass-through projections)."""
-    arrays = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 class Job(ABC):

@@ -93,7 +93,6 @@ class LocalJob(Job):
                     next_morsel=lambda key, job=self.job_id: coordinator.next_morsel(job, key),
                     get_table=tables.__getitem__,
                     batch_rows=batch_rows,
-                    extras={"job": self.job_id, "attempt": 1},
                 )
 
                 def rendezvous(key: str, inst: int, sample: pa.Table | None, edge: Edge = edge) -> pa.Table:

@@ -60,8 +60,6 @@ class ActorPool:
         self._tickets = itertools.count()
         self._queue: deque[int] = deque()
         self._serial = itertools.count(1)
-        self.created = 0
-        self.discarded = 0
         self._closed = False
         self._caps: tuple[float, list[cluster.NodeCapacity]] | None = None
         self._reaper = threading.Thread(target=self._reap_loop, name="dataflow-pool-reaper", daemon=True)
@@ -90,7 +88,6 @@ class ActorPool:
         return [cluster.NodeCapacity(n["NodeID"], float(n.get("Resources", {}).get("CPU", 0))) for n in nodes]
 
     def _create(self, node: str) -> Leased:
-        self.created += 1
         name = f"dataflow:{self.session}:worker-{next(self._serial):02d}"
         opts: dict[str, Any] = {
             "name": name,
@@ -202,7 +199,6 @@ class ActorPool:
             self._cv.notify_all()
 
     def _kill(self, w: Leased) -> None:
-        self.discarded += 1
         try:
             ray.kill(w.actor)
         except Exception:

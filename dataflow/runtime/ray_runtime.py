@@ -55,7 +55,7 @@ class RayRuntime:
         max_retries: int = 2,
         namespace: str | None = None,
     ) -> None:
-        from dataflow import __version__
+        from dataflow._version import __version__
 
         self.info = cluster.connect(
             address, num_cpus, metadata={"job_name": f"dataflow session {session}", "dataflow_version": __version__,
@@ -215,7 +215,6 @@ class RayJob(Job):
         self.batch_rows = batch_rows
         self.udfs = udfs
         self.slots = [(s, i) for s in graph.stages for i in range(s.dop)]
-        self.planned_instances = len(self.slots)
         # a scan named for people: its table, and its plan path when a table is read twice
         self.scan_names = {p: f"{n.table}@{p}" for s in graph.stages for p, n in s.scans()}
         self.attempts: list[dict[str, Any]] = []  # one record per attempt: number, outcome, seconds

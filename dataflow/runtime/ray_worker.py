@@ -33,12 +33,13 @@ import ray
 import ray.exceptions as rex
 
 from dataflow.limits import allow_deep_plans
+from dataflow.types import conform_batch
 from dataflow.operators.base import TaskContext
 
 from . import ray_metrics
 from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, ConsumerDone, Inbox
 from .coordinator import Coordinator, UnknownJob
-from .job import conform, error_record
+from .job import error_record
 from .stages import RESULT, Edge, Stage
 from .task import ConsumersDone, OperatorMetrics, run_task
 
@@ -191,7 +192,7 @@ class StreamOutbox:
 
     def send(self, dest: int, batch: pa.RecordBatch) -> None:
         if self.schema is not None and not batch.schema.equals(self.schema):
-            batch = conform(batch, self.schema)
+            batch = conform_batch(batch, self.schema)
         fut = asyncio.run_coroutine_threadsafe(self.queue.put(batch), self.loop)
         while True:
             try:
@@ -335,7 +336,7 @@ class Worker:
 
             ctx = TaskContext(
                 instance=instance, dop=stage.dop, next_morsel=next_morsel, get_table=get_table,
-                batch_rows=spec.batch_rows, extras={"job": job, "attempt": spec.attempt},
+                batch_rows=spec.batch_rows,
             )
             tags: dict[str, dict[str, str]] = {}
 

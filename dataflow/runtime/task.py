@@ -207,7 +207,10 @@ def route(
     t0 = time.perf_counter()
     try:
         if edge.mode == "range" and edge.consumers > 1:
-            _route_range(batches, edge, instance, outbox, m, rendezvous)
+            meet = rendezvous
+            if meet is None:
+                raise RuntimeError("a range exchange needs a rendezvous for its split points")
+            _route_range(batches, edge, outbox, m, lambda sample: meet(edge.id, instance, sample))
         else:
             mode = "gather" if edge.consumers == 1 and edge.mode != "forward" else edge.mode
             if mode not in SPLITTERS:
@@ -232,18 +235,16 @@ def route(
 def _route_range(
     batches: Iterator[pa.RecordBatch],
     edge: Edge,
-    instance: int,
     outbox: Outbox,
     m: OperatorMetrics,
-    rendezvous: Callable[[str, int, pa.Table], pa.Table] | None,
+    split_points: Callable[[pa.Table | None], pa.Table],
 ) -> None:
-    if rendezvous is None:
-        raise RuntimeError("a range exchange needs a rendezvous for its split points")
+    """Hold every batch, offer a sample to the agreement on split points, then send."""
     held = [b for b in batches if b.num_rows]  # split points need a sample of every producer's rows
     m.rows_in += sum(b.num_rows for b in held)
     table = pa.Table.from_batches(held) if held else None
     sample = sample_for_range(table, edge.order, RANGE_SAMPLE_ROWS) if table is not None else None
-    splits = rendezvous(edge.id, instance, sample)
+    splits = split_points(sample)
     for batch in held:
         for i, part in enumerate(range_partition(batch, edge.order, splits)):
             if part.num_rows:

@@ -9,12 +9,13 @@ Modules, in the order a query goes through them:
 * :mod:`.parser`: sqlglot parsing; syntax errors with line and column.
 * :mod:`.scope`: name resolution (unknown / ambiguous names with suggestions,
   correlated references to the enclosing query).
-* :mod:`.expressions`: scalar expressions, literals typed as DuckDB types them,
-  aggregates, window functions, output names as DuckDB gives them.
+* :mod:`.expressions`: scalar expressions, aggregates, window functions;
+  :mod:`.literals`: CAST types, literals typed as DuckDB types them, intervals.
 * :mod:`.joins`: the join order of a FROM clause, following equality predicates.
 * :mod:`.planner`: queries, FROM and CTEs; :mod:`.select`: SELECT clause by clause;
   :mod:`.setop_planner` / :mod:`.setops`: UNION, INTERSECT, EXCEPT, VALUES;
-  :mod:`.grouping`: ROLLUP / CUBE / GROUPING SETS; :mod:`.naming`: shared helpers.
+  :mod:`.grouping`: ROLLUP / CUBE / GROUPING SETS; :mod:`.naming`: shared helpers and
+  output names as DuckDB gives them.
 * :mod:`.subqueries`: EXISTS / IN / scalar subqueries as semi, anti and left joins.
 
 Supported: SELECT [DISTINCT] with ``*`` (and ``* EXCLUDE / REPLACE / RENAME``), comma

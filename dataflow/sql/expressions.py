@@ -16,12 +16,9 @@ reference that stands for its value.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import decimal
-import re
 from collections.abc import Callable
-from typing import Any
 
 from sqlglot import exp
 
@@ -39,8 +36,8 @@ from ..expr import (
     literal,
 )
 from ..kernels.udf import find_udf, udf_names
-from ..types import resolve_type_name
-from .aggregates import EXTRA_AGGREGATES, extra_args, extra_name
+from .aggregates import EXTRA_AGGREGATES, extra_args
+from .literals import add_months, interval_parts, number_literal, sql_type
 from .scope import Scope
 from .windows import translate_window
 
@@ -64,7 +61,7 @@ _ARITHMETIC: dict[type, str] = {
     exp.Div: "divide",
     exp.Mod: "modulo",
 }
-_AGGREGATES: dict[type, str] = {
+AGGREGATES: dict[type, str] = {
     exp.Sum: "sum",
     exp.Avg: "avg",
     exp.Min: "min",
@@ -97,62 +94,6 @@ _WINDOW_RANKING: dict[type, str] = {
     exp.Rank: "rank",
     exp.DenseRank: "dense_rank",
 }
-_INT = re.compile(r"\d+")
-
-
-def sql_type(dtype: exp.DataType) -> str:
-    """The Arrow type name for a SQL type in a CAST (DuckDB's names: ``INTEGER`` is
-    int32, ``REAL``/``FLOAT`` float32, ``INT8`` int64; Arrow's names such as
-    ``float64`` are accepted too, see :func:`dataflow.types.resolve_type_name`)."""
-    t = dtype.this
-    T = exp.DataType.Type
-    simple = {
-        T.TINYINT: "int8",
-        T.SMALLINT: "int16",
-        T.INT: "int32",
-        T.BIGINT: "int64",
-        T.UTINYINT: "uint8",
-        T.USMALLINT: "uint16",
-        T.UINT: "uint32",
-        T.UBIGINT: "uint64",
-        T.FLOAT: "float",
-        T.DOUBLE: "double",
-        T.BOOLEAN: "bool",
-        T.DATE: "date32[day]",
-        T.VARCHAR: "string",
-        T.CHAR: "string",
-        T.TEXT: "string",
-        T.NVARCHAR: "string",
-        T.NCHAR: "string",
-        T.TIMESTAMP: "timestamp[us]",
-        T.TIMESTAMPNTZ: "timestamp[us]",
-        T.DATETIME: "timestamp[us]",
-        T.VARBINARY: "binary",
-        T.BINARY: "binary",
-    }
-    if t in simple:
-        return simple[t]
-    if t == T.DECIMAL:
-        params = [
-            int(p.this.this) if isinstance(p.this, exp.Literal) else int(p.name) for p in dtype.expressions
-        ]
-        precision, scale = (params + [18, 3])[:2] if params else (18, 3)
-        if len(params) == 1:
-            scale = 0
-        return f"decimal128({precision}, {scale})"
-    written = dtype.args.get("kind") if t == T.USERDEFINED else None
-    text = str(written) if written else dtype.sql(dialect="duckdb")
-    try:
-        return resolve_type_name(text)
-    except ValueError:
-        raise UnsupportedError(f"the type {text} in CAST is not supported") from None
-
-
-def add_months(d: dt.date, months: int) -> dt.date:
-    """Calendar month arithmetic that clamps to the month's last day, as DuckDB does."""
-    m = d.month - 1 + months
-    year, month = d.year + m // 12, m % 12 + 1
-    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 class ExprTranslator:
@@ -191,7 +132,7 @@ class ExprTranslator:
             return self._call(_COMPARISONS[type(node)], node.this, node.expression)
         if type(node) in _ARITHMETIC:
             return self._arithmetic(node)
-        if type(node) in _AGGREGATES:
+        if type(node) in AGGREGATES:
             return self._aggregate(node)
         if isinstance(node, exp.Func):
             return self._function(node)
@@ -433,7 +374,7 @@ class ExprTranslator:
             args = list(node.expressions)
         else:
             name = node.sql_name().lower()
-            args = _func_args(node)
+            args = func_args(node)
         if name in ("row_number", "rank", "dense_rank") or type(node) in _WINDOW_RANKING:
             raise PlanError(f"{_written_name(node)}() needs an OVER (...) clause")
         if name in ("date_part", "datepart") and len(args) == 2 and isinstance(args[0], exp.Literal):
@@ -527,7 +468,7 @@ class ExprTranslator:
     # -- aggregates and windows ----------------------------------------------------------
 
     def _aggregate(self, node: exp.Expression, *, filter_: exp.Expression | None = None) -> ExprNode:
-        fn = _AGGREGATES[type(node)]
+        fn = AGGREGATES[type(node)]
         if not self.aggregates:
             raise PlanError(
                 f"aggregate functions are not allowed in {self.clause}: {node.sql(dialect='duckdb')}"
@@ -565,12 +506,12 @@ class ExprTranslator:
 
     def _t_Filter(self, node: exp.Filter) -> ExprNode:
         agg = node.this
-        if type(agg) not in _AGGREGATES:
+        if type(agg) not in AGGREGATES:
             raise UnsupportedError(f"FILTER (WHERE ...) applies to aggregate functions, not {_describe(agg)}")
         return self._aggregate(agg, filter_=node.expression.this)
 
     def _t_Window(self, node: exp.Window) -> ExprNode:
-        return translate_window(self, node, _AGGREGATES)
+        return translate_window(self, node, AGGREGATES)
 
     def _no_agg_window(self, node: exp.Expression) -> ExprNode:
         saved = self.windows
@@ -599,7 +540,7 @@ def _written_name(node: exp.Func) -> str:
     return text.split("(", 1)[0].strip().lower() or node.sql_name().lower()
 
 
-def _func_args(node: exp.Func) -> list[exp.Expression]:
+def func_args(node: exp.Func) -> list[exp.Expression]:
     out: list[exp.Expression] = []
     for key in node.arg_types:
         v = node.args.get(key)
@@ -610,45 +551,6 @@ def _func_args(node: exp.Func) -> list[exp.Expression]:
     return out
 
 
-def number_literal(text: str) -> Literal:
-    """A numeric literal typed as DuckDB types it: integers, exact decimals for
-    ``0.06``, doubles for ``1e3``."""
-    if _INT.fullmatch(text):
-        value = int(text)
-        if value < 2**63:
-            return literal(value)
-        return literal(decimal.Decimal(text))
-    if "e" in text.lower():
-        return literal(float(text))
-    return literal(decimal.Decimal(text))
-
-
-def interval_parts(iv: exp.Interval) -> tuple[int, str]:
-    """``INTERVAL '3' MONTH`` as ``(3, "month")``; units day, week, month, quarter, year."""
-    value = iv.this
-    unit = iv.args.get("unit")
-    text = value.name if isinstance(value, exp.Literal) else None
-    if isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal):
-        text = "-" + value.this.name
-    unit_name = unit.name.lower() if unit is not None else ""
-    if text is not None and not unit_name:
-        bits = text.split()
-        if len(bits) == 2:
-            text, unit_name = bits[0], bits[1].lower()
-    if text is None:
-        raise UnsupportedError("an INTERVAL needs a constant amount, as in INTERVAL '3' MONTH")
-    try:
-        amount = int(text.strip())
-    except ValueError:
-        raise UnsupportedError(f"the interval amount {text!r} must be a whole number") from None
-    unit_name = unit_name.rstrip("s") if unit_name.endswith("s") else unit_name
-    if unit_name not in ("day", "week", "month", "quarter", "year"):
-        raise UnsupportedError(
-            f"INTERVAL unit {unit_name.upper() or '(none)'}: dates take DAY, WEEK, MONTH, QUARTER or YEAR"
-        )
-    return amount, unit_name
-
-
 def _describe(node: exp.Expression) -> str:
     try:
         text = node.sql(dialect="duckdb")
@@ -657,66 +559,3 @@ def _describe(node: exp.Expression) -> str:
     if len(text) > 60:
         text = text[:57] + "..."
     return f"the expression {text!r} ({type(node).__name__})"
-
-
-# -- output names ---------------------------------------------------------------------------
-
-_INFIX_NAMES: dict[type, str] = {
-    exp.Add: "+",
-    exp.Sub: "-",
-    exp.Mul: "*",
-    exp.Div: "/",
-    exp.Mod: "%",
-    exp.EQ: "=",
-    exp.NEQ: "!=",
-    exp.LT: "<",
-    exp.LTE: "<=",
-    exp.GT: ">",
-    exp.GTE: ">=",
-    exp.And: "AND",
-    exp.Or: "OR",
-    exp.DPipe: "||",
-}
-
-
-def default_name(node: exp.Expression, column_name: Callable[[exp.Column], str] | None = None) -> str:
-    """The column name DuckDB gives a select item without an alias, for simple cases:
-    a column keeps its name; ``sum(x)``; ``count_star()``; ``(a * (1 - b))``."""
-    if isinstance(node, exp.Alias):
-        return node.alias
-    return _name(node, column_name)
-
-
-def _name(node: Any, column_name: Callable[[exp.Column], str] | None) -> str:
-    if isinstance(node, exp.Column):
-        if column_name is not None:
-            try:
-                return column_name(node)
-            except Exception:  # noqa: BLE001 - the name of an unresolvable column is its text
-                pass
-        return node.name
-    if isinstance(node, exp.Paren):
-        return _name(node.this, column_name)
-    if isinstance(node, exp.Literal):
-        return node.this if not node.is_string else "'" + node.this.replace("'", "''") + "'"
-    if type(node) in _INFIX_NAMES:
-        a = _name(node.this, column_name)
-        b = _name(node.expression, column_name)
-        return f"({a} {_INFIX_NAMES[type(node)]} {b})"
-    if isinstance(node, exp.Neg):
-        return f"-{_name(node.this, column_name)}"
-    if isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star)):
-        return "count_star()"
-    if type(node) in EXTRA_AGGREGATES:
-        return extra_name(node, lambda x: _name(x, column_name))
-    if type(node) in _AGGREGATES:
-        inner = node.this
-        if isinstance(inner, exp.Distinct):
-            return f"{_AGGREGATES[type(node)]}(DISTINCT {', '.join(_name(x, column_name) for x in inner.expressions)})"
-        return f"{_AGGREGATES[type(node)]}({_name(inner, column_name)})"
-    if isinstance(node, exp.Anonymous):
-        return f"{node.name.lower()}({', '.join(_name(a, column_name) for a in node.expressions)})"
-    if isinstance(node, exp.Func) and not isinstance(node, (exp.Cast, exp.Extract, exp.Case, exp.Window)):
-        args = ", ".join(_name(a, column_name) for a in _func_args(node))
-        return f"{node.sql_name().lower()}({args})"
-    return node.sql(dialect="duckdb")

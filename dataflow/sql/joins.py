@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import PlanError
-from ..expr import Call, ExprNode, columns_used, conjoin, conjuncts, display
+from ..expr import Call, ExprNode, columns_used, conjoin, conjuncts, display, split_equi_keys
 from ..expr import equi_key_pair as split_equality
 from ..logical import Filter, Join, LogicalPlan
 
@@ -149,21 +149,9 @@ def join_units(units: list[Unit], preds: list[ExprNode]) -> LogicalPlan:
         )
         remaining.remove(nxt)
         right_cols = units[nxt].columns
-        lk: list[ExprNode] = []
-        rk: list[ExprNode] = []
-        residual: list[ExprNode] = []
-        still: list[ExprNode] = []
-        for p in pending:
-            if not units_of(p) <= joined | {nxt}:
-                still.append(p)
-                continue
-            pair = split_equality(p, cols, right_cols)
-            if pair is not None:
-                lk.append(pair[0])
-                rk.append(pair[1])
-            else:
-                residual.append(p)
-        pending = still
+        ready = [p for p in pending if units_of(p) <= joined | {nxt}]
+        pending = [p for p in pending if not units_of(p) <= joined | {nxt}]
+        lk, rk, residual = split_equi_keys(ready, cols, right_cols)
         how = "inner" if lk else "cross"
         plan = Join(left=plan, right=plans[nxt], how=how, left_keys=tuple(lk), right_keys=tuple(rk))
         plan = filter_plan(plan, residual)

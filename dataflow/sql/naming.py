@@ -3,7 +3,9 @@ small helpers for names, positions, limits and types (split out of ``planner.py`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -21,7 +23,9 @@ from ..expr import (
     transform,
 )
 from ..logical import Limit, LogicalPlan, Project
-from .scope import Scope, is_outer
+from .aggregates import EXTRA_AGGREGATES, extra_name
+from .expressions import AGGREGATES, func_args
+from .scope import Scope, fresh_name, is_outer
 
 
 @dataclass
@@ -47,6 +51,23 @@ class _Cte:
     node: exp.Expression
     columns: list[str]
     ctes: dict[str, _Cte]
+
+
+class PlannerPart:
+    """Base of the planner's mixins (:class:`.select.SelectPlanner`,
+    :class:`.setop_planner.SetOpPlanner`): what they use of
+    :class:`dataflow.sql.planner.Planner`, which provides it."""
+
+    if TYPE_CHECKING:  # provided by Planner
+        subqueries: Any
+
+        def new_id(self) -> int: ...
+        def plan_query(
+            self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], *, mode: str = ...
+        ) -> Planned: ...
+        def _relation(self, node: exp.Expression, scope: Scope, ctes: dict[str, _Cte]) -> LogicalPlan: ...
+        def _join_condition(self, *args: Any) -> list[ExprNode]: ...
+        def _outer_join(self, *args: Any) -> LogicalPlan: ...
 
 
 # Placeholder columns for subqueries inside expressions are named with this prefix.
@@ -154,23 +175,9 @@ def _dedupe(names: list[str], taken: set[str] | None = None) -> list[str]:
     seen = set(taken or ())
     out = []
     for n in names:
-        m = n
-        i = 0
-        while m in seen:
-            i += 1
-            m = f"{n}_{i}"
-        seen.add(m)
-        out.append(m)
+        out.append(fresh_name(n, seen))
+        seen.add(out[-1])
     return out
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name = base
-    i = 0
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    return name
 
 
 def _unique(xs: list[ExprNode]) -> list[ExprNode]:
@@ -343,3 +350,66 @@ def _common_type(types: list[str | None], name: str) -> str | None:
     if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in ats):
         return "string"
     raise PlanError(f"the inputs of UNION have different types for column {name!r}: {', '.join(known)}")
+
+
+# -- output names (moved from expressions.py) ----------------------------------------------
+
+_INFIX_NAMES: dict[type, str] = {
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.Mod: "%",
+    exp.EQ: "=",
+    exp.NEQ: "!=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.And: "AND",
+    exp.Or: "OR",
+    exp.DPipe: "||",
+}
+
+
+def default_name(node: exp.Expression, column_name: Callable[[exp.Column], str] | None = None) -> str:
+    """The column name DuckDB gives a select item without an alias, for simple cases:
+    a column keeps its name; ``sum(x)``; ``count_star()``; ``(a * (1 - b))``."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    return _name(node, column_name)
+
+
+def _name(node: Any, column_name: Callable[[exp.Column], str] | None) -> str:
+    if isinstance(node, exp.Column):
+        if column_name is not None:
+            try:
+                return column_name(node)
+            except Exception:  # noqa: BLE001 - the name of an unresolvable column is its text
+                pass
+        return node.name
+    if isinstance(node, exp.Paren):
+        return _name(node.this, column_name)
+    if isinstance(node, exp.Literal):
+        return node.this if not node.is_string else "'" + node.this.replace("'", "''") + "'"
+    if type(node) in _INFIX_NAMES:
+        a = _name(node.this, column_name)
+        b = _name(node.expression, column_name)
+        return f"({a} {_INFIX_NAMES[type(node)]} {b})"
+    if isinstance(node, exp.Neg):
+        return f"-{_name(node.this, column_name)}"
+    if isinstance(node, exp.Count) and (node.this is None or isinstance(node.this, exp.Star)):
+        return "count_star()"
+    if type(node) in EXTRA_AGGREGATES:
+        return extra_name(node, lambda x: _name(x, column_name))
+    if type(node) in AGGREGATES:
+        inner = node.this
+        if isinstance(inner, exp.Distinct):
+            return f"{AGGREGATES[type(node)]}(DISTINCT {', '.join(_name(x, column_name) for x in inner.expressions)})"
+        return f"{AGGREGATES[type(node)]}({_name(inner, column_name)})"
+    if isinstance(node, exp.Anonymous):
+        return f"{node.name.lower()}({', '.join(_name(a, column_name) for a in node.expressions)})"
+    if isinstance(node, exp.Func) and not isinstance(node, (exp.Cast, exp.Extract, exp.Case, exp.Window)):
+        args = ", ".join(_name(a, column_name) for a in func_args(node))
+        return f"{node.sql_name().lower()}({args})"
+    return node.sql(dialect="duckdb")

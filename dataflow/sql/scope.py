@@ -38,6 +38,20 @@ def outer_name(name: str) -> str:
     return name[len(OUTER_PREFIX) :]
 
 
+def fresh_name(base: str, taken: set[str] | frozenset[str]) -> str:
+    """``base``, else ``base_1``, ``base_2``, ...: the first not in ``taken``. DuckDB tells
+    repeated output names apart so; the planner names its own columns the same way.
+
+    >>> fresh_name("a", {"a", "a_1"})
+    'a_2'
+    """
+    name, i = base, 0
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
 @dataclass
 class Column:
     """A column as SQL sees it (``name``) and as the plan names it (``internal``)."""
@@ -88,11 +102,7 @@ class Scope:
 
     def fresh(self, base: str) -> str:
         """A plan column name based on ``base`` that no relation uses yet; reserves it."""
-        name = base
-        i = 1
-        while name in self.taken:
-            i += 1
-            name = f"{base}_{i}"
+        name = fresh_name(base, self.taken)
         self.taken.add(name)
         return name
 
@@ -118,9 +128,6 @@ class Scope:
     def visible_names(self) -> list[str]:
         names = [c.name for r in self.relations for c in r.columns]
         return list(dict.fromkeys(names))
-
-    def qualified_names(self) -> list[str]:
-        return [f"{r.alias}.{c.name}" for r in self.relations for c in r.columns]
 
     def resolve(self, parts: list[str]) -> ExprNode:
         """The expression for a column reference ``[table.]column``."""

@@ -4,7 +4,7 @@ window functions, DISTINCT, ORDER BY and LIMIT, in SQL's logical order. A mixin 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlglot import exp
 
@@ -26,12 +26,13 @@ from ..expr import (
     walk,
 )
 from ..logical import Distinct, Expand, Filter, LogicalPlan, Project, Sort, Values
-from .expressions import ExprTranslator, default_name
+from .expressions import ExprTranslator
 from .grouping import GroupingCalls, cross_sets, group_elements, has_grouping_sets, index_sets
 from .joins import Unit, factor_or, join_units
 from .naming import (
     SUBQUERY_PREFIX,
     Planned,
+    PlannerPart,
     _aliases,
     _apply_limit,
     _ast_conjuncts,
@@ -39,30 +40,19 @@ from .naming import (
     _Cte,
     _dedupe,
     _empty_values,
-    _fresh,
     _has_aggregate,
     _has_subquery,
     _output_index,
     _unique,
     _visible_name,
+    default_name,
 )
-from .scope import Scope, is_outer
+from .scope import Scope, fresh_name, is_outer
 from .subqueries import Pending
 
 
-class SelectPlanner:
+class SelectPlanner(PlannerPart):
     """The SELECT half of the planner."""
-
-    if TYPE_CHECKING:  # provided by Planner
-        subqueries: Any
-
-        def new_id(self) -> int: ...
-        def plan_query(
-            self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], *, mode: str = ...
-        ) -> Planned: ...
-        def _relation(self, node: exp.Expression, scope: Scope, ctes: dict[str, _Cte]) -> LogicalPlan: ...
-        def _join_condition(self, *args: Any) -> list[ExprNode]: ...
-        def _outer_join(self, *args: Any) -> LogicalPlan: ...
 
     def plan_select(self, sel: exp.Select, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> Planned:
         correlated = mode in ("scalar", "in", "exists")
@@ -370,7 +360,7 @@ class SelectPlanner:
                     raise PlanError(
                         f"for SELECT DISTINCT, ORDER BY expressions must appear in the select list: {display(k)}"
                     )
-                ref = _fresh("__order", all_names)
+                ref = fresh_name("__order", all_names)
                 all_names.add(ref)
                 extra.append(NamedExpr(name=ref, expr=k))
             sort.append(SortKey(expr=ColumnRef(name=ref), ascending=asc, nulls_first=nf))
@@ -498,7 +488,7 @@ class SelectPlanner:
             alias_of.setdefault(e, n)
 
         def add(e: ExprNode, base: str) -> None:
-            name = _fresh(base, taken)
+            name = fresh_name(base, taken)
             taken.add(name)
             mapping[e] = name
             components.append(NamedExpr(name=name, expr=e))

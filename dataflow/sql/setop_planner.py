@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from sqlglot import exp
 
 from ..errors import PlanError, UnsupportedError
 from ..expr import (
+    AggCall,
     Cast,
     ColumnRef,
     ExprNode,
     NamedExpr,
     SortKey,
-    columns_used,
-    contains_aggregate,
-    contains_window,
+    WindowCall,
     display,
+    walk,
 )
 from ..logical import Distinct, LogicalPlan, Project, Sort, Union, Values
 from .expressions import ExprTranslator
 from .naming import (
     Planned,
+    PlannerPart,
     _apply_limit,
     _common_type,
     _Cte,
@@ -33,19 +32,8 @@ from .scope import Scope
 from .setops import intersect_except
 
 
-class SetOpPlanner:
+class SetOpPlanner(PlannerPart):
     """UNION, INTERSECT, EXCEPT and VALUES: a mixin of :class:`dataflow.sql.planner.Planner`."""
-
-    if TYPE_CHECKING:  # provided by Planner
-        subqueries: Any
-
-        def new_id(self) -> int: ...
-        def plan_query(
-            self, node: exp.Expression, outer: Scope | None, ctes: dict[str, _Cte], *, mode: str = ...
-        ) -> Planned: ...
-        def _relation(self, node: exp.Expression, scope: Scope, ctes: dict[str, _Cte]) -> LogicalPlan: ...
-        def _join_condition(self, *args: Any) -> list[ExprNode]: ...
-        def _outer_join(self, *args: Any) -> LogicalPlan: ...
 
     def plan_union(self, node: exp.Union, outer: Scope | None, ctes: dict[str, _Cte], mode: str) -> Planned:
         inner_mode = "table" if mode == "top" else mode
@@ -73,7 +61,7 @@ class SetOpPlanner:
                     f"the rows of VALUES have {len(rows[0])} and {len(row)} values; they must match"
                 )
             for e in row:
-                if columns_used(e) or contains_aggregate(e) or contains_window(e):
+                if any(isinstance(x, (ColumnRef, AggCall, WindowCall)) for x in walk(e)):
                     raise PlanError(f"VALUES holds constants, not {display(e)}")
             rows.append(row)
         if not rows:

@@ -44,12 +44,10 @@ from ..expr import (
 )
 from ..logical import Distinct, Filter, Join, Limit, LogicalPlan, Project
 from .expressions import ExprTranslator
-from .joins import split_equality
-from .scope import Scope, is_outer, outer_name
+from .scope import Scope, fresh_name, is_outer, outer_name
 
 if TYPE_CHECKING:
-    from .naming import Planned
-    from .planner import Planner
+    from .naming import Planned, PlannerPart
 
 _COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -68,7 +66,7 @@ class Pending:
 class SubqueryPlanner:
     """Turns subqueries into joins for one :class:`Planner`."""
 
-    def __init__(self, planner: Planner) -> None:
+    def __init__(self, planner: PlannerPart) -> None:
         self.planner = planner
 
     def placeholder(
@@ -184,15 +182,7 @@ class SubqueryPlanner:
                     "NOT IN with a correlated subquery over values that may be NULL; "
                     "write NOT EXISTS (... AND x = y) instead"
                 )
-        return Join(
-            left=plan,
-            right=right,
-            how=how,
-            left_keys=tuple(lk),
-            right_keys=tuple(rk),
-            condition=conjoin(residual),
-            null_aware=null_aware,
-        )
+        return _keyed_join(plan, right, how, lk, rk, residual, null_aware=null_aware)
 
     def _exists_uncorrelated(self, plan: LogicalPlan, right: LogicalPlan, negated: bool) -> LogicalPlan:
         """EXISTS (uncorrelated): whether the subquery has a row, as a one-row count."""
@@ -291,14 +281,7 @@ class SubqueryPlanner:
         if used:
             lk.append(key)  # type: ignore[arg-type]
             rk.append(ColumnRef(name=raw))
-        joined: LogicalPlan = Join(
-            left=plan,
-            right=right,
-            how=how,
-            left_keys=tuple(lk),
-            right_keys=tuple(rk),
-            condition=conjoin(residual),
-        )
+        joined: LogicalPlan = _keyed_join(plan, right, how, lk, rk, residual)
         if empty is not None:
             # no matching row: the aggregate over no rows (COUNT gives 0), not NULL
             filled: ExprNode
@@ -324,7 +307,7 @@ class SubqueryPlanner:
             return _append(
                 joined, p.name, Call(fn="gt", args=(ColumnRef(name=cnt), Literal(value=0, type="int64")))
             )
-        lk, rk, residual = _split(preds, plan, right)
+        lk, rk, residual = split_equi_keys(preds, frozenset(plan.column_names()), frozenset(right.column_names()))
         if residual:
             raise UnsupportedError(
                 "EXISTS with a correlated condition other than equality, outside a top-level WHERE conjunct"
@@ -418,13 +401,8 @@ class SubqueryPlanner:
         rename: dict[str, str] = {}
         for c in right_cols:
             if c in outer_cols:
-                new = c
-                i = 1
-                while new in taken:
-                    i += 1
-                    new = f"{c}_{i}"
-                taken.add(new)
-                rename[c] = new
+                rename[c] = fresh_name(c, taken)
+                taken.add(rename[c])
         right = builder.rename(sub.plan, rename)
 
         def fix(n: ExprNode) -> ExprNode:
@@ -445,6 +423,17 @@ class SubqueryPlanner:
         return right, preds, [rename.get(c, c) for c in sub.columns]
 
 
+def _keyed_join(
+    left: LogicalPlan, right: LogicalPlan, how: str, lk: list[ExprNode], rk: list[ExprNode],
+    residual: list[ExprNode], null_aware: bool = False,
+) -> Join:
+    """``left`` joined with ``right`` on ``lk = rk`` and the ``residual`` conditions."""
+    return Join(
+        left=left, right=right, how=how, left_keys=tuple(lk), right_keys=tuple(rk),
+        condition=conjoin(residual), null_aware=null_aware,
+    )
+
+
 def _unwrap(node: exp.Expression) -> exp.Expression:
     while (
         isinstance(node, exp.Subquery)
@@ -453,21 +442,6 @@ def _unwrap(node: exp.Expression) -> exp.Expression:
     ):
         node = node.this
     return node
-
-
-def _split(
-    preds: list[ExprNode], left: LogicalPlan, right: LogicalPlan
-) -> tuple[list[ExprNode], list[ExprNode], list[ExprNode]]:
-    lcols, rcols = frozenset(left.column_names()), frozenset(right.column_names())
-    lk, rk, residual = [], [], []
-    for p in preds:
-        pair = split_equality(p, lcols, rcols)
-        if pair is not None:
-            lk.append(pair[0])
-            rk.append(pair[1])
-        else:
-            residual.append(p)
-    return lk, rk, residual
 
 
 def _append(plan: LogicalPlan, name: str, expr: ExprNode) -> LogicalPlan:
