@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dataflow.errors import ExecutionError
+from dataflow.errors import DataflowError, ExecutionError
 from dataflow.exchange import merge_sorted
 from dataflow.operators.base import Morsel
 from dataflow.operators.scan import plan_morsels
@@ -118,11 +118,11 @@ class Job(ABC):
         raise AssertionError("the job finished without a result")
 
     def to_ray_dataset(self, timeout: float | None = None) -> Any:
-        """The result as a Ray Dataset (runtimes whose results live in Ray's object
-        store hand over their object references; this default wraps the table)."""
-        import ray.data
-
-        return ray.data.from_arrow(self.result(timeout))
+        """The result as a Ray Dataset: only the Ray runtime's jobs have one."""
+        raise DataflowError(
+            "to_ray_dataset() needs the Ray runtime (Session(runtime='ray')); on the local runtime, "
+            "use ray.data.from_arrow(df.to_arrow())"
+        )
 
     def progress(self) -> dict[str, Any]:
         """Where the job stands: ``status``, ``attempt``, per stage ``instances``,

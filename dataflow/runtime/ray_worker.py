@@ -33,8 +33,8 @@ import ray
 import ray.exceptions as rex
 
 from dataflow.limits import allow_deep_plans
-from dataflow.types import conform_batch
 from dataflow.operators.base import TaskContext
+from dataflow.types import conform_batch
 
 from . import ray_metrics
 from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, ConsumerDone, Inbox

@@ -258,3 +258,10 @@ def test_many_partitions_keep_few_files_open(s, tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path / "o")) == [f"p={i}" for i in range(10)]
     back = s.read_parquet(str(tmp_path / "o"))
     assert_same(back.to_arrow(), q.to_arrow())
+
+
+def test_to_ray_dataset_on_the_local_runtime_says_what_to_do(s):
+    df = s.sql("select 1 as a")
+    with pytest.raises(dataflow.DataflowError, match=r"needs the Ray runtime.*ray.data.from_arrow"):
+        df.to_ray_dataset()
+    assert df.to_pylist() == [{"a": 1}]  # the Session still answers
