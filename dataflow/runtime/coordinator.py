@@ -52,6 +52,10 @@ class Coordinator:
         with self._lock:
             self._jobs.add(job)
 
+    def knows(self, job: str) -> bool:
+        with self._lock:
+            return job in self._jobs
+
     def _check(self, job: str) -> None:
         if job not in self._jobs:
             raise UnknownJob(f"the coordinator has no state for job {job} (was it restarted?)")

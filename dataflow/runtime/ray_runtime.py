@@ -319,14 +319,9 @@ class RayJob(Job):
         dead: list[Leased] = []
         coord = rt.coordinator()
         try:
-            try:
-                ray.get(
-                    coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name, self.scan_names),
-                    timeout=CONTROL_TIMEOUT,
-                )
-            except Exception as e:
-                rt.replace_coordinator(coord)
-                return _Outcome(False, {}, lost=f"the coordinator ({type(e).__name__})")
+            # not waited for: the tasks' first calls wait for it in the coordinator, and a
+            # lost coordinator shows in them (UnknownJob, ActorDiedError) and is retried
+            coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name, self.scan_names)
             refs = {}
             root = self.graph.stages[0]
             with self._stream_cv:

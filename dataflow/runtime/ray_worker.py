@@ -47,6 +47,7 @@ PUSH_WINDOW = 4  # pushes in flight per consumer channel
 STREAM_WINDOW = 4  # result batches a root instance holds before the driver takes them
 SETUP_WAIT_SECONDS = 120.0  # how long an early push waits for its task to be set up
 CONTROL_TIMEOUT = 60.0  # a coordinator call that takes longer is a lost coordinator
+REGISTER_WAIT = 10.0  # how long a task's first call waits for its job's registration
 _POLL = 0.1
 
 
@@ -438,6 +439,7 @@ class CoordinatorActor:
         self.session = session
         self.c = Coordinator()
         self._events: dict[tuple[str, str], asyncio.Event] = {}
+        self._registered: dict[str, asyncio.Event] = {}  # jobs whose tasks asked before the driver registered them
         self._query: dict[str, str] = {}  # job -> query name, for metrics
         self._scans: dict[str, dict[str, str]] = {}  # job -> scan path -> "table@path"
 
@@ -463,8 +465,26 @@ class CoordinatorActor:
         for key, ms in morsels.items():
             self.c.register(job, key, ms)
             ray_metrics.morsels(self.session, query, self._scans[job].get(key, key), 0, len(ms))
+        ev = self._registered.pop(job, None)
+        if ev is not None:
+            ev.set()
+
+    async def _known(self, job: str) -> None:
+        """The driver registers a job without waiting for the answer and starts its tasks
+        at once (one round trip less per query), so a task's first call may come first:
+        it waits for the registration (Ray orders calls per caller, not across callers).
+        A job still unknown after ``REGISTER_WAIT`` raises :class:`UnknownJob` (a
+        coordinator restarted without the job's state): the job is retried."""
+        if self.c.knows(job):
+            return
+        ev = self._registered.setdefault(job, asyncio.Event())
+        try:
+            await asyncio.wait_for(ev.wait(), REGISTER_WAIT)
+        except asyncio.TimeoutError:
+            self._registered.pop(job, None)
 
     async def next_morsels(self, job: str, key: str, n: int) -> list[Any]:
+        await self._known(job)
         got = self.c.next_morsels(job, key, n)
         left = self.c.progress(job).get(key, (0, 0))[0]
         scan = self._scans.get(job, {}).get(key, key)
@@ -477,6 +497,7 @@ class CoordinatorActor:
     async def split_points(
         self, job: str, key: str, producers: int, consumers: int, order: Any, instance: int, sample: pa.Table | None
     ) -> pa.Table:
+        await self._known(job)
         ev = self._events.setdefault((job, key), asyncio.Event())
         if self.c.offer(job, key, producers, consumers, order, instance, sample):
             ev.set()
@@ -487,6 +508,7 @@ class CoordinatorActor:
         return splits
 
     async def finish(self, job: str) -> None:
+        self._registered.pop(job, None)
         for k in [k for k in self._events if k[0] == job]:
             self._events.pop(k).set()
         self.c.finish(job)
