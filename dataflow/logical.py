@@ -3,12 +3,18 @@
 Nodes are immutable pydantic models that serialize to JSON (``plan.model_dump_json()``)
 and load back with :func:`load_plan`. Every node knows its output :attr:`schema`;
 rewrite nodes with :meth:`LogicalNode.replace`, never in place.
+
+Each node kind carries what the optimizer needs to know of it: its inputs
+(``child_fields``), its row estimate (:meth:`LogicalNode.estimate_rows`), the columns
+it reads of each input (:meth:`LogicalNode.required_columns`), and whether a filter
+above it may move below it (``commutes_with_filter``). The plan union
+(:data:`LogicalPlan`) is built from the registry of node kinds, so a new node is one
+class here.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from typing import Literal as _L
 from typing import Union as _Union
 
@@ -16,7 +22,18 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic import Field as _PField
 
-from .expr import AggCall, ExprNode, NamedExpr, SortKey, WindowCall, display, display_sort_key
+from .expr import (
+    AggCall,
+    ColumnRef,
+    ExprNode,
+    NamedExpr,
+    SortKey,
+    WindowCall,
+    columns_used,
+    display,
+    display_sort_key,
+)
+from .plan_node import PlanNode, RowEstimates
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
@@ -61,59 +78,44 @@ class MemorySource(BaseModel):
 Source = Annotated[_Union[ParquetSource, TextSource, MemorySource], _PField(discriminator="kind")]
 
 
-def _hashable(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
+Columns = set[str] | None  # a set of column names; ``None``: all of them
 
 
-class LogicalNode(BaseModel):
-    """Base of logical plan nodes."""
+class LogicalNode(PlanNode):
+    """Base of logical plan nodes; every concrete kind registers in :attr:`kinds`."""
 
-    model_config = ConfigDict(frozen=True)
+    if TYPE_CHECKING:
+        kind: str  # every concrete kind declares it as a literal field
 
-    def __eq__(self, other: object) -> bool:
-        # Compare the fields only. pydantic's own __eq__ compares __dict__ first, which
-        # here also holds the cached ``schema``, and on a difference compares the fields
-        # again: twice per level, 2**depth for two plans that differ deep down.
-        if self is other:
-            return True
-        if type(self) is not type(other):
-            return False
-        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+    kinds: ClassVar[dict[str, type[PlanNode]]] = {}
+    # a filter over this node's output may move below it unchanged (it neither
+    # changes column values nor depends on which rows it sees)
+    commutes_with_filter: ClassVar[bool] = False
+    # the output columns are input columns with their values unchanged (a subset of
+    # the rows): column statistics pass through
+    keeps_columns: ClassVar[bool] = False
 
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
+    def estimate_rows(self, est: RowEstimates) -> float:
+        """Estimated output rows, from the estimates ``est`` gives of the inputs."""
+        raise NotImplementedError(f"no row estimate for logical node kind {type(self).__name__}")
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        """The inputs; a node with an ``input`` field has that one."""
-        inp = getattr(self, "input", None)
-        return () if inp is None else (inp,)
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        """For each input, the columns this node reads of it when its parent reads
+        ``required`` of its output (projection push-down). Default: all of them."""
+        return tuple(None for _ in self.children())
 
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        """A copy over new inputs (same number as :meth:`children`)."""
-        if "input" in type(self).model_fields:
-            return self.replace(input=children[0])
-        assert not children
-        return self  # type: ignore[return-value]
 
-    def replace(self, **update: Any) -> Any:
-        """A copy with some fields changed (cached properties are not carried over)."""
-        values = {name: getattr(self, name) for name in type(self).model_fields}
-        values.update(update)
-        return type(self).model_validate(values)
+def _cols(*exprs: ExprNode | None) -> set[str]:
+    out: set[str] = set()
+    for e in exprs:
+        if e is not None:
+            out |= columns_used(e)
+    return out
 
-    @cached_property
-    def schema(self) -> Schema:
-        return self._schema()
 
-    def _schema(self) -> Schema:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """One line for ``explain``."""
-        return type(self).__name__
-
-    def column_names(self) -> list[str]:
-        return [f.name for f in self.schema]
+def _plus(required: Columns, *exprs: ExprNode | None) -> Columns:
+    """``required`` and the columns ``exprs`` read (all stays all)."""
+    return None if required is None else required | _cols(*exprs)
 
 
 def _infer(exprs: tuple[NamedExpr, ...], schema: Schema) -> Schema:
@@ -139,6 +141,9 @@ class Scan(LogicalNode):
         by_name = {f.name: f for f in self.table_schema}
         return tuple(by_name[c] for c in self.columns)
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.scan_rows(self.source, self.table_schema, self.filters)
+
     def describe(self) -> str:
         s = f"Scan {self.table}"
         if self.columns is not None:
@@ -153,11 +158,19 @@ class Filter(LogicalNode):
     input: LogicalPlan
     predicate: ExprNode
 
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         from .compute import check_predicate
 
         check_predicate(self.predicate, self.input.schema)  # type errors surface at planning
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.filter_rows(self.input, self.predicate)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_plus(required, self.predicate),)
 
     def describe(self) -> str:
         return f"Filter {display(self.predicate)}"
@@ -170,6 +183,12 @@ class Project(LogicalNode):
 
     def _schema(self) -> Schema:
         return _infer(self.exprs, self.input.schema)
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_cols(*(e.expr for e in self.exprs if required is None or e.name in required)),)
 
     def describe(self) -> str:
         return "Project " + ", ".join(_named(e) for e in self.exprs)
@@ -198,6 +217,12 @@ class Aggregate(LogicalNode):
             assert isinstance(a.expr, AggCall), a
         return keys + aggs
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.groups(self.input, [k.expr for k in self.keys]) if self.keys else 1.0
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_cols(*(k.expr for k in self.keys), *(a.expr for a in self.aggs)),)
+
     def describe(self) -> str:
         return (
             "Aggregate keys=[" + ", ".join(_named(k) for k in self.keys) + "] aggs=["
@@ -222,11 +247,17 @@ class Join(LogicalNode):
     condition: ExprNode | None = None
     null_aware: bool = False
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.left, self.right)
+    child_fields: ClassVar[tuple[str, ...]] = ("left", "right")
 
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(left=children[0], right=children[1])
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.join_rows(self)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        lnames = {f.name for f in self.left.schema}
+        rnames = {f.name for f in self.right.schema}
+        out = (lnames | rnames) if required is None else set(required)
+        need = out | _cols(*self.left_keys, *self.right_keys, self.condition)
+        return (need & lnames, need & rnames)
 
     def _schema(self) -> Schema:
         self._check_types()
@@ -270,8 +301,17 @@ class Sort(LogicalNode):
     input: LogicalPlan
     keys: tuple[SortKey, ...]
 
+    commutes_with_filter: ClassVar[bool] = True
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_plus(required, *(k.expr for k in self.keys)),)
 
     def describe(self) -> str:
         return "Sort " + ", ".join(display_sort_key(k) for k in self.keys)
@@ -285,8 +325,16 @@ class Limit(LogicalNode):
     limit: int | None
     offset: int = 0
 
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return limit_rows(est.rows(self.input), self.limit, self.offset)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (required,)
 
     def describe(self) -> str:
         return f"Limit {self.limit}" + (f" offset {self.offset}" if self.offset else "")
@@ -296,8 +344,16 @@ class Distinct(LogicalNode):
     kind: _L["distinct"] = "distinct"
     input: LogicalPlan
 
+    commutes_with_filter: ClassVar[bool] = True
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.groups(self.input, [ColumnRef(name=f.name) for f in self.input.schema], 0.75)
+
+    # whole rows are compared: the input keeps every column (the default)
 
     def describe(self) -> str:
         return "Distinct"
@@ -309,11 +365,10 @@ class Union(LogicalNode):
     kind: _L["union"] = "union"
     inputs: tuple[LogicalPlan, ...]
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return self.inputs
+    child_fields: ClassVar[tuple[str, ...]] = ("inputs",)
 
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(inputs=tuple(children))
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return sum(est.rows(i) for i in self.inputs)
 
     def _schema(self) -> Schema:
         first = self.inputs[0].schema
@@ -366,6 +421,15 @@ class Window(LogicalNode):
             infer_window_field(e.expr, self.input.schema, e.name) for e in self.exprs
         )
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        if required is None:
+            return (None,)
+        inner = {f.name for f in self.input.schema}
+        return ((required & inner) | _cols(*(e.expr for e in self.exprs)),)
+
     def describe(self) -> str:
         return "Window " + ", ".join(_named(e) for e in self.exprs)
 
@@ -388,6 +452,9 @@ class Write(LogicalNode):
 
     def _schema(self) -> Schema:
         return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return 1.0  # a row per file written: a handful
 
     def describe(self) -> str:
         part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
@@ -413,6 +480,14 @@ class Expand(LogicalNode):
         copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
         return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input) * len(self.sets)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        inner = {f.name for f in self.input.schema}
+        need = inner if required is None else (required & inner)
+        return (need | set(self.keys),)
+
     def describe(self) -> str:
         sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
         return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
@@ -430,16 +505,25 @@ class Values(LogicalNode):
     def _schema(self) -> Schema:
         return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return float(max(1, len(self.rows)))
+
     def describe(self) -> str:
         return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
 
 
-LogicalPlan = Annotated[
-    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write, Expand, Values],
-    _PField(discriminator="kind"),
-]
+def limit_rows(rows: float, limit: int | None, offset: int) -> float:
+    """Rows left of ``rows`` after skipping ``offset`` and keeping at most ``limit``."""
+    inner = max(0.0, rows - offset)
+    return inner if limit is None else min(inner, float(limit))
 
-for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write, Expand):
+
+if TYPE_CHECKING:
+    LogicalPlan = LogicalNode
+else:
+    LogicalPlan = Annotated[_Union[tuple(LogicalNode.kinds.values())], _PField(discriminator="kind")]
+
+for _m in LogicalNode.kinds.values():
     _m.model_rebuild()
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(LogicalPlan)
@@ -459,8 +543,7 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 
 __all__ = [
-    "JOIN_TYPES", "Aggregate", "Distinct", "Expand", "Field", "Filter", "Join", "Limit", "LogicalPlan",
-    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "TextSource", "Union", "Values", "Window",
-    "WRITE_FORMATS", "Write",
-    "load_plan", "render",
+    "JOIN_TYPES", "WRITE_FORMATS", "Columns", "Field", "LogicalNode", "LogicalPlan", "MemorySource", "ParquetSource",
+    "Source", "TextSource", "limit_rows", "load_plan", "render",
+    *(cls.__name__ for cls in LogicalNode.kinds.values()),
 ]

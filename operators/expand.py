@@ -14,10 +14,14 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
+from dataflow.physical import PExpand
+
+from . import operator
 from ._util import conform_batch
 from .base import Operator
 
 
+@operator(PExpand)
 class Expand(Operator):
     """Emit each input batch ``len(node.sets)`` times (see the module docstring)."""
 

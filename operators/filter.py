@@ -7,11 +7,14 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from dataflow.compute import compile_predicate
+from dataflow.physical import PFilter
 
+from . import operator
 from ._util import conform_batch
 from .base import Operator
 
 
+@operator(PFilter)
 class Filter(Operator):
     """Keep the rows where ``node.predicate`` is true (NULL counts as false); empty
     results are not emitted."""

@@ -36,8 +36,10 @@ import pyarrow.compute as pc
 from dataflow.compute import evaluate_predicate
 from dataflow.errors import DataflowError
 from dataflow.expr import Call, ColumnRef, ExprNode, InList, Literal
+from dataflow.physical import PHashJoin
 from dataflow.types import parse_type, schema_to_arrow
 
+from . import operator
 from ._util import conform_batch, numpy_bool, to_table
 from .base import Operator, TaskContext
 
@@ -56,6 +58,7 @@ PID = "__df_probe_row"  # probe row number, for matched-row tracking
 BID = "__df_build_row"  # build row number, for matched-row tracking
 
 
+@operator(PHashJoin)
 class HashJoin(Operator):
     """Equi-join of the left (probe) and right (build) inputs on ``left_keys`` =
     ``right_keys``: inner, left, right, full, semi or anti (semi/anti output the left

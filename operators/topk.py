@@ -6,10 +6,14 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from dataflow.physical import PTopK
+
+from . import operator
 from ._util import conform_batch, rebatch, sort_indices
 from .base import Operator
 
 
+@operator(PTopK)
 class TopK(Operator):
     """Keep the best ``node.k`` rows of the input in ``node.order`` and emit them sorted.
 

@@ -9,11 +9,14 @@ import numpy as np
 import pyarrow as pa
 
 from dataflow.compute import evaluate
+from dataflow.physical import PValues
 
+from . import operator
 from ._util import conform_batch
 from .base import Operator
 
 
+@operator(PValues)
 class Values(Operator):
     """Emit ``node.rows`` as one batch with the node's schema."""
 

@@ -26,8 +26,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataflow.io import partition_dir, split_path
+from dataflow.physical import PWrite
 from dataflow.types import schema_to_arrow
 
+from . import operator
 from ._util import conform_batch
 from .base import Operator, TaskContext
 
@@ -171,6 +173,7 @@ def split_by(table: pa.Table, keys: list[str]) -> Iterator[tuple[tuple[Any, ...]
         start = end
 
 
+@operator(PWrite)
 class Write(Operator):
     """Write this instance's input rows as part files; output a row per file."""
 

@@ -10,7 +10,8 @@ The plan's root must end in one instance (results go to one caller).
 
 from __future__ import annotations
 
-from dataflow.physical import SINGLE, Distribution, Partitioning, PExchange, PhysicalPlan, PProject
+from dataflow.distribution import SINGLE, Distribution, Partitioning
+from dataflow.physical import PExchange, PhysicalPlan, PProject
 
 
 def satisfies_hash(produced: Partitioning, keys: tuple[str, ...], dop: int, exact: bool = False) -> bool:
