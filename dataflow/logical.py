@@ -14,6 +14,7 @@ class here.
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from typing import Literal as _L
 from typing import Union as _Union
@@ -22,6 +23,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic import Field as _PField
 
+from .errors import PlanError
 from .expr import (
     AggCall,
     ColumnRef,
@@ -518,6 +520,50 @@ def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     return inner if limit is None else min(inner, float(limit))
 
 
+def check_fraction(fraction: Any) -> float:
+    """``fraction`` as a float in [0, 1], or a :class:`PlanError` naming the value."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or fraction != fraction:
+        raise PlanError(f"sample fraction must be a number between 0 and 1, got {fraction!r}")
+    if not 0.0 <= fraction <= 1.0:
+        raise PlanError(f"sample fraction must be between 0 and 1, got {fraction!r}")
+    return float(fraction)
+
+
+class Sample(LogicalNode):
+    """Keep each input row with probability ``fraction`` (Bernoulli sampling). Whether
+    a row is kept depends only on its values and ``seed`` (a stable hash of the
+    row, see ``operators/sample.py``), so a seed gives the same rows at every degree
+    of parallelism and batching; equal rows are kept or dropped together."""
+
+    kind: _L["sample"] = "sample"
+    input: LogicalPlan
+    fraction: float
+    seed: int
+
+    commutes_with_filter: ClassVar[bool] = True  # keeping a row depends on its values only
+    keeps_columns: ClassVar[bool] = True
+
+    @classmethod
+    def of(cls, input: LogicalPlan, fraction: Any, seed: int | None = None) -> Sample:
+        """A checked sample node; ``seed=None`` draws one now (the plan is then fixed)."""
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise PlanError(f"sample seed must be an integer, got {seed!r}")
+        seed = random.getrandbits(63) if seed is None else seed
+        return cls(input=input, fraction=check_fraction(fraction), seed=seed)
+
+    def _schema(self) -> Schema:
+        check_fraction(self.fraction)
+        return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input) * self.fraction
+
+    # the rows kept depend on all the input's columns: the input keeps every column
+
+    def describe(self) -> str:
+        return f"Sample {self.fraction:g} seed={self.seed}"
+
+
 if TYPE_CHECKING:
     LogicalPlan = LogicalNode
 else:
@@ -544,6 +590,6 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 __all__ = [
     "JOIN_TYPES", "WRITE_FORMATS", "Columns", "Field", "LogicalNode", "LogicalPlan", "MemorySource", "ParquetSource",
-    "Source", "TextSource", "limit_rows", "load_plan", "render",
+    "Source", "TextSource", "check_fraction", "limit_rows", "load_plan", "render",
     *(cls.__name__ for cls in LogicalNode.kinds.values()),
 ]

@@ -565,6 +565,29 @@ class PWrite(PhysicalNode):
         return f"Write {self.format} {self.path}{part}"
 
 
+class PSample(PhysicalNode):
+    """Keep the rows whose seeded hash falls below ``fraction`` (see
+    :class:`dataflow.logical.Sample`); on any partitioning, as wide as its input."""
+
+    kind: _L["sample"] = "sample"
+    planned_from: ClassVar[str | None] = "sample"
+    input: PhysicalPlan
+    fraction: float
+    seed: int
+
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return child_rows[0] * self.fraction
+
+    def output_ordering(self) -> tuple[OrderSpec, ...]:
+        return self.input.output_ordering()
+
+    def describe(self) -> str:
+        return f"Sample {self.fraction:g} seed={self.seed}"
+
+
 if TYPE_CHECKING:
     PhysicalPlan = PhysicalNode
 else:

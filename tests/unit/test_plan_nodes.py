@@ -32,12 +32,12 @@ def missing_operators() -> list[str]:
 
 
 def test_every_logical_kind_has_an_estimate():
-    assert len(L.LogicalNode.kinds) >= 13
+    assert len(L.LogicalNode.kinds) >= 14
     assert missing_estimates(L.LogicalNode) == []
 
 
 def test_every_physical_kind_has_an_estimate_and_an_operator():
-    assert len(P.PhysicalNode.kinds) >= 15
+    assert len(P.PhysicalNode.kinds) >= 16
     assert missing_estimates(P.PhysicalNode) == []
     assert missing_operators() == []
     assert "exchange" not in registered()  # wired by the runtime, not run
@@ -76,10 +76,10 @@ def test_a_kind_without_estimate_or_operator_is_reported(throwaway_kinds):
 
 
 def test_two_classes_cannot_declare_one_kind(throwaway_kinds):
-    with pytest.raises(TypeError, match="'distinct' is declared by both Distinct and Other"):
+    with pytest.raises(TypeError, match="'sample' is declared by both Sample and Other"):
 
         class Other(L.LogicalNode):
-            kind: _L["distinct"] = "distinct"
+            kind: _L["sample"] = "sample"
 
 
 def test_children_come_from_the_declared_fields():
@@ -96,7 +96,7 @@ def test_children_come_from_the_declared_fields():
 
 def test_every_kind_is_in_the_union_and_round_trips_through_json():
     t = _scan("t", 100)
-    plan = L.Limit(input=L.Distinct(input=t), limit=5)
+    plan = L.Limit(input=L.Sample(input=L.Distinct(input=t), fraction=0.25, seed=3), limit=5)
     assert L.load_plan(plan.model_dump_json()) == plan
     union_kinds = {a.__name__ for a in L.LogicalPlan.__origin__.__args__}  # type: ignore[attr-defined]
     assert union_kinds == {cls.__name__ for cls in L.LogicalNode.kinds.values()}
@@ -108,7 +108,7 @@ def test_every_kind_is_in_the_union_and_round_trips_through_json():
 
 def test_one_to_one_kinds_need_no_planner_code():
     one_to_one = {cls.planned_from for cls in P.PhysicalNode.kinds.values() if cls.planned_from}  # type: ignore[attr-defined]
-    assert {"expand", "values"} <= one_to_one
+    assert {"sample", "expand", "values"} <= one_to_one
     for kind in one_to_one:
         assert not hasattr(PhysicalPlanner, f"_plan_{kind}"), kind
 
