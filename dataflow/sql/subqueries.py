@@ -21,7 +21,7 @@ and ``outer_ref`` columns; here they are resolved against the outer plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlglot import exp
 
@@ -49,7 +49,17 @@ from .scope import Scope, is_outer, outer_name
 
 if TYPE_CHECKING:
     from .naming import Planned
-    from .planner import Planner
+
+
+class Planner(Protocol):
+    """What subqueries need of the query planner (``sql/planner.py``), named here so
+    this module does not import it back."""
+
+    def new_id(self) -> int: ...
+
+    def plan_query(
+        self, node: exp.Expression, outer: Scope | None, ctes: dict[str, Any], *, mode: str = ...
+    ) -> Planned: ...
 
 _COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 
