@@ -48,4 +48,30 @@ def single_or_unknown(n: int) -> Partitioning:
     return Partitioning(kind="single" if n == 1 else "unknown", n=n)
 
 
-__all__ = ["ANY", "SINGLE", "Distribution", "Partitioning", "single_or_unknown"]
+def renamed_order(order: tuple[OrderSpec, ...], names: dict[str, str]) -> tuple[OrderSpec, ...]:
+    """``order`` after a projection that passes input column ``c`` on as ``names[c]``:
+    its longest prefix of keys that survive, renamed."""
+    out = []
+    for o in order:
+        if o.column not in names:
+            break
+        out.append(o.replace(column=names[o.column]))
+    return tuple(out)
+
+
+def renamed_partitioning(p: Partitioning, names: dict[str, str]) -> Partitioning:
+    """``p`` after a projection that passes input column ``c`` on as ``names[c]``: hash
+    keys and range orders are renamed; one lost makes the partitioning unknown."""
+    if p.kind == "hash":
+        if all(k in names for k in p.keys):
+            return p.replace(keys=tuple(names[k] for k in p.keys))
+        return single_or_unknown(p.n)
+    if p.kind == "range":
+        order = renamed_order(p.order, names)
+        return p.replace(order=order) if order else single_or_unknown(p.n)
+    return p
+
+
+__all__ = [
+    "ANY", "SINGLE", "Distribution", "Partitioning", "renamed_order", "renamed_partitioning", "single_or_unknown",
+]

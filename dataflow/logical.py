@@ -35,7 +35,7 @@ from .expr import (
     display,
     display_sort_key,
 )
-from .plan_node import PlanNode, RowEstimates
+from .plan_node import PlanNode, RowEstimates, join_schema
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
@@ -263,19 +263,12 @@ class Join(LogicalNode):
 
     def _schema(self) -> Schema:
         self._check_types()
-        left = self.left.schema
-        if self.how in ("semi", "anti"):
-            return left
-        right = self.right.schema
-        if self.how in ("right", "full"):
-            left = tuple(f.model_copy(update={"nullable": True}) for f in left)
-        if self.how in ("left", "full"):
-            right = tuple(f.model_copy(update={"nullable": True}) for f in right)
-        names = [f.name for f in left] + [f.name for f in right]
+        out = join_schema(self.left.schema, self.right.schema, self.how)
+        names = [f.name for f in out]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"join output has duplicate column names {dup}")
-        return left + right
+        return out
 
     def _check_types(self) -> None:
         """Key pairs must compare and the condition be boolean (errors at planning)."""
@@ -567,12 +560,8 @@ class Sample(LogicalNode):
 if TYPE_CHECKING:
     LogicalPlan = LogicalNode
 else:
-    LogicalPlan = Annotated[_Union[tuple(LogicalNode.kinds.values())], _PField(discriminator="kind")]
-
-for _m in LogicalNode.kinds.values():
-    _m.model_rebuild()
-
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(LogicalPlan)
+    LogicalPlan = LogicalNode.plan_union()
+_ADAPTER: TypeAdapter[Any] = LogicalNode.complete(LogicalPlan)
 
 
 def load_plan(data: str | bytes) -> LogicalPlan:

@@ -18,16 +18,23 @@ and is entered in :attr:`PhysicalNode.kinds`, from which :data:`PhysicalPlan` is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 from typing import Literal as _L
 
-from pydantic import Field as _PField
 from pydantic import TypeAdapter
 
-from .distribution import ANY, SINGLE, Distribution, Partitioning, single_or_unknown
+from .distribution import (
+    ANY,
+    SINGLE,
+    Distribution,
+    Partitioning,
+    renamed_order,
+    renamed_partitioning,
+    single_or_unknown,
+)
 from .expr import ExprNode, NamedExpr, conjuncts, display
 from .logical import Source, limit_rows
-from .plan_node import PlanNode, RowEstimates
+from .plan_node import PlanNode, RowEstimates, join_schema
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 
@@ -44,6 +51,8 @@ class PhysicalNode(PlanNode):
     planned_from: ClassVar[str | None] = None
     # False for nodes the runtime wires instead of running (the exchange)
     runs_as_operator: ClassVar[bool] = True
+    # the output keeps the order of the (first) input's rows
+    keeps_order: ClassVar[bool] = False
 
     dop: int = 1
     # Filled by the cost model: estimated output rows and cumulative cost.
@@ -55,19 +64,22 @@ class PhysicalNode(PlanNode):
         planner did not annotate from the logical plan's estimates)."""
         raise NotImplementedError(f"no row estimate for physical node kind {type(self).__name__}")
 
+    def rows_of_input(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        """The estimate of a node that keeps its input's rows (``estimate_rows = rows_of_input``)."""
+        return child_rows[0]
+
     def required_distribution(self, i: int) -> Distribution:
         return ANY
 
     def output_partitioning(self) -> Partitioning:
         """By default a node keeps its (first) input's partitioning."""
         kids = self.children()
-        if not kids:
-            return Partitioning(kind="unknown" if self.dop > 1 else "single", n=self.dop)
-        return kids[0].output_partitioning()
+        return kids[0].output_partitioning() if kids else single_or_unknown(self.dop)
 
     def output_ordering(self) -> tuple[OrderSpec, ...]:
-        """The order of rows within each instance's output."""
-        return ()
+        """The order of rows within each instance's output (by default none, or the
+        input's for a node that ``keeps_order``)."""
+        return self.children()[0].output_ordering() if self.keeps_order else ()
 
     @property
     def name(self) -> str:
@@ -115,9 +127,7 @@ class PFilter(PhysicalNode):
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * est.selectivity(self.predicate)
 
-    def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self.input.output_ordering()
-
+    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Filter {display(self.predicate)}"
 
@@ -132,8 +142,7 @@ class PProject(PhysicalNode):
 
         return tuple(infer_field(e.expr, self.input.schema, e.name) for e in self.exprs)
 
-    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
-        return child_rows[0]
+    estimate_rows = PhysicalNode.rows_of_input
 
     def _passthrough(self) -> dict[str, str]:
         """Input column name -> output name, for columns passed through unchanged."""
@@ -144,28 +153,10 @@ class PProject(PhysicalNode):
         return out
 
     def output_partitioning(self) -> Partitioning:
-        p = self.input.output_partitioning()
-        names = self._passthrough()
-        if p.kind == "hash":
-            if all(k in names for k in p.keys):
-                return p.replace(keys=tuple(names[k] for k in p.keys))
-            return single_or_unknown(p.n)
-        if p.kind == "range":
-            order = self._rename_order(p.order, names)
-            return p.replace(order=order) if order else single_or_unknown(p.n)
-        return p
-
-    @staticmethod
-    def _rename_order(order: tuple[OrderSpec, ...], names: dict[str, str]) -> tuple[OrderSpec, ...]:
-        out = []
-        for o in order:
-            if o.column not in names:
-                break
-            out.append(o.replace(column=names[o.column]))
-        return tuple(out)
+        return renamed_partitioning(self.input.output_partitioning(), self._passthrough())
 
     def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self._rename_order(self.input.output_ordering(), self._passthrough())
+        return renamed_order(self.input.output_ordering(), self._passthrough())
 
     def describe(self) -> str:
         parts = []
@@ -303,16 +294,6 @@ class PNestedLoopJoin(PhysicalNode):
         return f"NestedLoopJoin({self.how}){cond}"
 
 
-def join_schema(left: Schema, right: Schema, how: str) -> Schema:
-    if how in ("semi", "anti"):
-        return left
-    if how in ("right", "full"):
-        left = tuple(f.replace(nullable=True) for f in left)
-    if how in ("left", "full"):
-        right = tuple(f.replace(nullable=True) for f in right)
-    return left + right
-
-
 class PSort(PhysicalNode):
     """Sort each instance's input (a full sort when fed by a range exchange or a
     single partition)."""
@@ -326,8 +307,7 @@ class PSort(PhysicalNode):
     def _schema(self) -> Schema:
         return self.input.schema
 
-    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
-        return child_rows[0]
+    estimate_rows = PhysicalNode.rows_of_input
 
     def required_distribution(self, i: int) -> Distribution:
         if self.strategy == "range" and self.dop > 1:
@@ -384,9 +364,7 @@ class PLimit(PhysicalNode):
     def required_distribution(self, i: int) -> Distribution:
         return SINGLE if self.scope == "global" else ANY
 
-    def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self.input.output_ordering()
-
+    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Limit({self.scope}) {self.limit}" + (f" offset {self.offset}" if self.offset else "")
 
@@ -429,8 +407,7 @@ class PWindow(PhysicalNode):
 
         return self.input.schema + window_fields(self.funcs, self.input.schema)
 
-    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
-        return child_rows[0]
+    estimate_rows = PhysicalNode.rows_of_input
 
     def required_distribution(self, i: int) -> Distribution:
         if not self.partition_by:
@@ -504,8 +481,7 @@ class PExchange(PhysicalNode):
     def _schema(self) -> Schema:
         return self.input.schema
 
-    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
-        return child_rows[0]
+    estimate_rows = PhysicalNode.rows_of_input
 
     def output_partitioning(self) -> Partitioning:
         if self.mode in ("gather", "gather_merge") or self.dop == 1:
@@ -581,9 +557,7 @@ class PSample(PhysicalNode):
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * self.fraction
 
-    def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self.input.output_ordering()
-
+    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Sample {self.fraction:g} seed={self.seed}"
 
@@ -591,12 +565,8 @@ class PSample(PhysicalNode):
 if TYPE_CHECKING:
     PhysicalPlan = PhysicalNode
 else:
-    PhysicalPlan = Annotated[Union[tuple(PhysicalNode.kinds.values())], _PField(discriminator="kind")]
-
-for _m in PhysicalNode.kinds.values():
-    _m.model_rebuild()
-
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(PhysicalPlan)
+    PhysicalPlan = PhysicalNode.plan_union()
+_ADAPTER: TypeAdapter[Any] = PhysicalNode.complete(PhysicalPlan)
 
 
 def load_physical(data: str | bytes) -> PhysicalPlan:
@@ -625,6 +595,6 @@ def walk(plan: PhysicalPlan):
 
 
 __all__ = [
-    "Field", "PhysicalNode", "PhysicalPlan", "join_schema", "load_physical", "render", "walk",
+    "Field", "PhysicalNode", "PhysicalPlan", "load_physical", "render", "walk",
     *(cls.__name__ for cls in PhysicalNode.kinds.values()),
 ]

@@ -18,9 +18,9 @@ plans from JSON) are built from the registry rather than from hand-written lists
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol, Union
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .types import Schema
 
@@ -138,9 +138,35 @@ class PlanNode(BaseModel):
         return [f.name for f in self.schema]
 
     @classmethod
+    def plan_union(cls) -> Any:
+        """The discriminated union of every kind registered in this family so far
+        (the type of a plan field), to be assigned to the family module's plan name."""
+        return Annotated[Union[tuple(cls.kinds.values())], Field(discriminator="kind")]
+
+    @classmethod
+    def complete(cls, union: Any) -> TypeAdapter[Any]:
+        """Resolve every kind's plan fields (once the union has its module name) and
+        return the adapter that loads plans of this family from JSON."""
+        for kind in cls.kinds.values():
+            kind.model_rebuild()
+        return TypeAdapter(union)
+
+    @classmethod
     def overrides(cls, method: str, base: type) -> bool:
         """Whether this class defines ``method`` itself rather than inheriting ``base``'s."""
         return getattr(cls, method) is not getattr(base, method)
 
 
-__all__ = ["PlanNode", "RowEstimates"]
+def join_schema(left: Schema, right: Schema, how: str) -> Schema:
+    """A join's output columns: the left's then the right's (the left's only for semi
+    and anti joins), those of a side that may be missing made nullable."""
+    if how in ("semi", "anti"):
+        return left
+    if how in ("right", "full"):
+        left = tuple(f.replace(nullable=True) for f in left)
+    if how in ("left", "full"):
+        right = tuple(f.replace(nullable=True) for f in right)
+    return left + right
+
+
+__all__ = ["PlanNode", "RowEstimates", "join_schema"]
