@@ -60,8 +60,8 @@ _ONE_TO_ONE = {cls.planned_from: cls for cls in PhysicalNode.kinds.values() if c
 class PhysicalPlanner:
     """One planning pass; holds a counter for fresh internal column names."""
 
-    def __init__(self, config: OptimizerSettings, est: Estimator | None = None) -> None:
-        self.config = config
+    def __init__(self, settings: OptimizerSettings, est: Estimator | None = None) -> None:
+        self.settings = settings
         self.est = est if est is not None else Estimator()
         self._ids = count()
 
@@ -150,12 +150,12 @@ class PhysicalPlanner:
             table_schema=node.table_schema,
             columns=tuple(columns),
             predicate=conjoin(list(node.filters)),
-            dop=1 if self._unsafe(*node.filters) else self.config.dop,
+            dop=1 if self._unsafe(*node.filters) else self.settings.dop,
         )
 
     def _unsafe(self, *exprs: ExprNode | None) -> bool:
         """Whether the expressions call a UDF that is not parallel safe."""
-        names = {f"udf:{u}" for u in self.config.unsafe_udfs}
+        names = {f"udf:{u}" for u in self.settings.unsafe_udfs}
         return bool(names) and any(
             isinstance(n, Call) and n.fn in names for e in exprs if e is not None for n in walk(e)
         )
@@ -215,7 +215,7 @@ class PhysicalPlanner:
         rows = max(1.0, self.est.rows(node.input))
         return self.aggregate(
             child, tuple(key_cols), tuple(specs), groups=groups,
-            reduces=groups / rows <= self.config.partial_min_reduction,
+            reduces=groups / rows <= self.settings.partial_min_reduction,
         )
 
     def _plan_grouping_sets(self, node: L.Aggregate, ex: L.Expand) -> PhysicalPlan | None:
@@ -226,7 +226,7 @@ class PhysicalPlanner:
         aggregate len(sets) times the rows. ``None``: plan Expand -> two phases."""
         copies = set(ex.names) | {ex.gid}
         inner = {f.name for f in ex.input.schema}
-        if not self.config.two_phase_aggregate:
+        if not self.settings.two_phase_aggregate:
             return None
         if not all(isinstance(k.expr, ColumnRef) and k.expr.name in copies for k in node.keys):
             return None
@@ -247,7 +247,7 @@ class PhysicalPlanner:
             input=ex.input, keys=tuple(NamedExpr(name=k, expr=ColumnRef(name=k)) for k in ex.keys), aggs=()
         )
         finest_groups = self.est.rows(finest)
-        if finest_groups / max(1.0, self.est.rows(ex.input)) > self.config.partial_min_reduction:
+        if finest_groups / max(1.0, self.est.rows(ex.input)) > self.settings.partial_min_reduction:
             return None
         child = self.plan(ex.input)
         child, cols = self._columns_for(child, [ColumnRef(name=k) for k in ex.keys] + args, "agg", only=True)
@@ -264,7 +264,7 @@ class PhysicalPlanner:
         )
         final_keys = tuple(k.expr.name for k in node.keys if isinstance(k.expr, ColumnRef))
         out: PhysicalPlan = PHashAggregate(
-            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.config.dop
+            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.settings.dop
         )
         if any(k.name != c for k, c in zip(node.keys, final_keys, strict=True)):
             exprs = [
@@ -279,14 +279,14 @@ class PhysicalPlanner:
         self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], groups: float,
         reduces: bool = True,
     ) -> PhysicalPlan:
-        final_dop = self.config.dop if keys else 1
+        final_dop = self.settings.dop if keys else 1
         from .rules.enforce_distribution import satisfies_hash
 
         if keys and satisfies_hash(child.output_partitioning(), keys, child.dop):
             # already partitioned on the group keys: aggregate in place, no exchange
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
         one_phase = any(a.distinct or a.fn in HOLISTIC_AGGREGATES for a in aggs)
-        if one_phase or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
+        if one_phase or not self.settings.two_phase_aggregate or child.dop == 1 or not reduces:
             return PHashAggregate(
                 input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1
             )
@@ -297,7 +297,7 @@ class PhysicalPlanner:
         child = self.plan(node.input)
         rows = max(1.0, self.est.rows(node.input))
         groups = self.est.rows(node)
-        reduces = groups / rows <= self.config.partial_min_reduction
+        reduces = groups / rows <= self.settings.partial_min_reduction
         return self.aggregate(child, tuple(f.name for f in child.schema), (), groups=groups, reduces=reduces)
 
     def _plan_join(self, node: L.Join) -> PhysicalPlan:
@@ -340,7 +340,7 @@ class PhysicalPlanner:
         probe_logical: L.LogicalPlan,
         build_logical: L.LogicalPlan,
     ) -> PhysicalPlan:
-        dop = self.config.dop
+        dop = self.settings.dop
         build_rows = self.est.rows(build_logical)
         probe_rows = self.est.rows(probe_logical)
         # broadcasting sends the build side to every probe instance; partitioning sends
@@ -355,7 +355,7 @@ class PhysicalPlanner:
             strategy = "broadcast"
             dop = probe.dop
         elif (
-            how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper
+            how in ("inner", "left", "semi", "anti") and build_rows <= self.settings.broadcast_rows and cheaper
         ):
             strategy = "broadcast"
             dop = probe.dop
@@ -379,7 +379,7 @@ class PhysicalPlanner:
         child, order = self._order(child, node.keys)
         # a range exchange sorts in parallel and concatenates; a gather-merge merges in
         # one place: cheaper until the merge's single thread becomes the bottleneck
-        strategy = "range" if self.est.rows(node) > self.config.range_sort_rows else "merge"
+        strategy = "range" if self.est.rows(node) > self.settings.range_sort_rows else "merge"
         return self._select(PSort(input=child, order=order, dop=child.dop, strategy=strategy), names)
 
     def _plan_limit(self, node: L.Limit) -> PhysicalPlan:
@@ -439,7 +439,7 @@ class PhysicalPlanner:
                 funcs.append(
                     WindowSpec(name=e.name, fn=c.fn, arg=arg, frame=c.frame, param=c.param, arg2=arg2)
                 )
-            dop = self.config.dop if part_cols else 1
+            dop = self.settings.dop if part_cols else 1
             child = PWindow(
                 input=child, partition_by=tuple(part_cols), order=order, funcs=tuple(funcs), dop=dop
             )
@@ -483,7 +483,7 @@ def _annotate_top(out: PhysicalPlan, rows: float) -> PhysicalPlan:
     return out.replace(est_rows=rows)
 
 
-def to_physical(plan: L.LogicalPlan, config: OptimizerSettings, est: Estimator | None = None) -> PhysicalPlan:
-    """Plan ``plan`` with every operator at ``config.dop`` (blocking operators over a
+def to_physical(plan: L.LogicalPlan, settings: OptimizerSettings, est: Estimator | None = None) -> PhysicalPlan:
+    """Plan ``plan`` with every operator at ``settings.dop`` (blocking operators over a
     single partition at 1); exchanges come later, from ``enforce_distribution``."""
-    return PhysicalPlanner(config, est).plan(plan)
+    return PhysicalPlanner(settings, est).plan(plan)
