@@ -35,7 +35,7 @@ from .expr import (
     display,
     display_sort_key,
 )
-from .plan_node import PlanNode, RowEstimates, join_schema
+from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
@@ -507,12 +507,6 @@ class Values(LogicalNode):
         return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
 
 
-def limit_rows(rows: float, limit: int | None, offset: int) -> float:
-    """Rows left of ``rows`` after skipping ``offset`` and keeping at most ``limit``."""
-    inner = max(0.0, rows - offset)
-    return inner if limit is None else min(inner, float(limit))
-
-
 def check_fraction(fraction: Any) -> float:
     """``fraction`` as a float in [0, 1], or a :class:`PlanError` naming the value."""
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or fraction != fraction:
@@ -579,6 +573,6 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 __all__ = [
     "JOIN_TYPES", "WRITE_FORMATS", "Columns", "Field", "LogicalNode", "LogicalPlan", "MemorySource", "ParquetSource",
-    "Source", "TextSource", "check_fraction", "limit_rows", "load_plan", "render",
+    "Source", "TextSource", "check_fraction", "load_plan", "render",
     *(cls.__name__ for cls in LogicalNode.kinds.values()),
 ]

@@ -33,8 +33,8 @@ from .distribution import (
     single_or_unknown,
 )
 from .expr import ExprNode, NamedExpr, conjuncts, display
-from .logical import Source, limit_rows
-from .plan_node import PlanNode, RowEstimates, join_schema
+from .logical import Source
+from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 

@@ -169,4 +169,11 @@ def join_schema(left: Schema, right: Schema, how: str) -> Schema:
     return left + right
 
 
-__all__ = ["PlanNode", "RowEstimates", "join_schema"]
+def limit_rows(rows: float, limit: int | None, offset: int) -> float:
+    """Rows left of ``rows`` after skipping ``offset`` and keeping at most ``limit``
+    (the logical and the physical limit's estimate)."""
+    inner = max(0.0, rows - offset)
+    return inner if limit is None else min(inner, float(limit))
+
+
+__all__ = ["PlanNode", "RowEstimates", "join_schema", "limit_rows"]
