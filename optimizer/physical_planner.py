@@ -16,6 +16,7 @@ model from their own ``estimate_rows``.
 from __future__ import annotations
 
 from itertools import count
+from typing import Literal
 
 from dataflow import logical as L
 from dataflow.config import OptimizerSettings
@@ -346,6 +347,7 @@ class PhysicalPlanner:
         # broadcasting sends the build side to every probe instance; partitioning sends
         # both sides once: broadcast while that moves fewer rows (and fits in memory)
         cheaper = build_rows * (probe.dop - 1) <= probe_rows
+        strategy: Literal["broadcast", "partitioned", "single"]
         if dop == 1 or (probe.dop == 1 and build.dop == 1):
             strategy = "single"
             dop = 1
@@ -379,7 +381,9 @@ class PhysicalPlanner:
         child, order = self._order(child, node.keys)
         # a range exchange sorts in parallel and concatenates; a gather-merge merges in
         # one place: cheaper until the merge's single thread becomes the bottleneck
-        strategy = "range" if self.est.rows(node) > self.settings.range_sort_rows else "merge"
+        strategy: Literal["range", "merge"] = (
+            "range" if self.est.rows(node) > self.settings.range_sort_rows else "merge"
+        )
         return self._select(PSort(input=child, order=order, dop=child.dop, strategy=strategy), names)
 
     def _plan_limit(self, node: L.Limit) -> PhysicalPlan:

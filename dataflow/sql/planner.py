@@ -274,7 +274,8 @@ def _table_sample(plan: LogicalPlan, sample: exp.TableSample) -> LogicalPlan:
     bare ``TABLESAMPLE (10)``, reservoir sampling) is not supported."""
     from ..logical import Sample
 
-    method = (sample.args.get("method").name if sample.args.get("method") else "").upper()
+    method_node = sample.args.get("method")
+    method = method_node.name.upper() if method_node is not None else ""
     percent, size = sample.args.get("percent"), sample.args.get("size")
     if any(sample.args.get(k) for k in ("bucket_numerator", "bucket_denominator", "bucket_field", "rows")):
         raise UnsupportedError(f"this TABLESAMPLE is not supported: {sample.sql(dialect='duckdb')}")
@@ -283,7 +284,9 @@ def _table_sample(plan: LogicalPlan, sample: exp.TableSample) -> LogicalPlan:
             f"TABLESAMPLE of a number of rows is not supported ({sample.sql(dialect='duckdb')}); "
             "give a percentage: TABLESAMPLE BERNOULLI (10) or TABLESAMPLE (10 PERCENT)"
         )
-    value = _sample_number(percent if percent is not None else size, "percentage")
+    amount = percent if percent is not None else size
+    assert amount is not None
+    value = _sample_number(amount, "percentage")
     if not 0.0 <= value <= 100.0:
         raise PlanError(f"TABLESAMPLE percentage must be between 0 and 100, got {value:g}")
     seed_node = sample.args.get("seed")
