@@ -56,7 +56,7 @@ from .kernels.values import ARROW_ERRORS as _ARROW_ERRORS
 from .kernels.values import MAX_DEC128 as _MAX_DEC128
 from .kernels.values import Value, align, bool_arg, broadcast, cast_to, coerce, is_const, unify
 from .kernels.values import is_numeric as _is_numeric
-from .physical import AggSpec, WindowSpec, partial_columns
+from .specs import AggSpec, WindowSpec, partial_columns
 from .types import Field, Schema, normalize_type, parse_type, resolve_type_name, schema_to_arrow, type_name
 
 __all__ = [
@@ -186,7 +186,7 @@ def aggregate_result_type(fn: str, arg_type: pa.DataType | None) -> pa.DataType:
     return t  # min, max, quantile_disc, single_value
 
 
-# aggregates whose state is float64 moments (see dataflow.physical.AGG_STATES)
+# aggregates whose state is float64 moments (see dataflow.specs.AGG_STATES)
 _MOMENTS = frozenset({"stddev_samp", "stddev_pop", "var_samp", "var_pop", "covar_samp", "covar_pop", "corr"})
 
 
@@ -207,7 +207,7 @@ def aggregate_state_fields(aggs: tuple[AggSpec, ...], input_schema: Schema, mode
     """The aggregate columns a hash aggregate in ``mode`` outputs (after its keys).
 
     ``single``/``final``: one column per aggregate, named ``agg.name``, of the result
-    type. ``partial``: the state columns of :func:`dataflow.physical.partial_columns`
+    type. ``partial``: the state columns of :func:`dataflow.specs.partial_columns`
     (for avg ``{name}__sum`` and ``{name}__count``, else ``{name}``). In ``final``
     mode ``input_schema`` is the partial output, so types come from the state columns.
     """

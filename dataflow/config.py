@@ -16,8 +16,39 @@ from .errors import ConfigError
 from .operators.base import DEFAULT_BATCH_ROWS
 
 
+class OptimizerSettings(BaseModel):
+    """How to optimize: the one settings object the optimizer and the physical planner
+    read. The Session keeps one (from its keywords) and hands ``optimize()`` a copy
+    with the degree of parallelism and the UDFs of the query filled in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    # the degree of parallelism: every stage's, or the most the cost model may choose
+    dop: int = Field(default=1, ge=1)
+    disabled_rules: tuple[str, ...] = ()
+    # the largest build side (estimated rows) broadcast to every probe instance, when
+    # broadcasting moves fewer rows than partitioning both sides
+    broadcast_rows: int = Field(default=2_000_000, ge=0)
+    # let the cost model choose each stage's degree, up to ``dop``; when False every
+    # stage runs ``dop`` instances (the user forced it)
+    adaptive_parallelism: bool = True
+    # sorts of more rows than this use a range exchange instead of a gather-merge
+    range_sort_rows: int = Field(default=2_000_000, ge=0)
+    # UDFs that are not parallel safe: operators calling them run on one instance
+    unsafe_udfs: tuple[str, ...] = ()
+    # run aggregates in two phases (partial before the exchange, final after)
+    two_phase_aggregate: bool = True
+    # skip the partial phase when it would keep more than this share of its input
+    partial_min_reduction: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+# the Session keywords that are optimizer settings
+OPTIMIZER_KEYWORDS = ("disabled_rules", "broadcast_rows", "adaptive_parallelism", "range_sort_rows")
+
+
 class SessionConfig(BaseModel):
-    """Every ``Session(...)`` keyword, with its type and range."""
+    """Every ``Session(...)`` keyword, with its type and range (the optimizer's in
+    :attr:`optimizer`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -27,10 +58,7 @@ class SessionConfig(BaseModel):
     chain_operators: bool = True
     runtime: Literal["ray", "local"] = "ray"
     batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=1)
-    disabled_rules: tuple[str, ...] = ()
-    broadcast_rows: int = Field(default=2_000_000, ge=0)
-    adaptive_parallelism: bool = True
-    range_sort_rows: int = Field(default=2_000_000, ge=0)
+    optimizer: OptimizerSettings = OptimizerSettings()
     warm_actors: int | None = Field(default=None, ge=0)
     max_actors: int | None = Field(default=None, ge=1)
     max_retries: int = Field(default=2, ge=0, le=100)
@@ -53,15 +81,25 @@ class SessionConfig(BaseModel):
 
 
 def validate(**kwargs: object) -> SessionConfig:
-    """A :class:`SessionConfig` from ``Session`` keywords, or a :class:`ConfigError`."""
+    """A :class:`SessionConfig` from ``Session`` keywords, or a :class:`ConfigError`
+    naming every bad keyword."""
     if isinstance(kwargs.get("disabled_rules"), (list, set, frozenset)):
         kwargs["disabled_rules"] = tuple(kwargs["disabled_rules"])  # type: ignore[arg-type]
+    opt = {k: kwargs.pop(k) for k in OPTIMIZER_KEYWORDS if k in kwargs}
+    problems: list[str] = []
+    optimizer = _checked(OptimizerSettings, opt, problems)
+    config = _checked(SessionConfig, kwargs, problems)
+    if problems:
+        raise ConfigError("invalid Session setting: " + "; ".join(problems))
+    assert isinstance(config, SessionConfig)
+    return config.model_copy(update={"optimizer": optimizer})
+
+
+def _checked(model: type[BaseModel], values: dict[str, object], problems: list[str]) -> BaseModel | None:
     try:
-        return SessionConfig(**kwargs)  # type: ignore[arg-type]
+        return model(**values)
     except ValidationError as e:
-        problems = []
         for err in e.errors():
             where = ".".join(str(x) for x in err["loc"]) or "Session"
-            got = err.get("input")
-            problems.append(f"{where}={got!r}: {err['msg']}")
-        raise ConfigError("invalid Session setting: " + "; ".join(problems)) from None
+            problems.append(f"{where}={err.get('input')!r}: {err['msg']}")
+        return None

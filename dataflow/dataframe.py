@@ -276,6 +276,14 @@ class DataFrame:
     def distinct(self) -> DataFrame:
         return self._new(L.Distinct(input=self.plan))
 
+    def sample(self, fraction: float, seed: int | None = None) -> DataFrame:
+        """Keep each row with probability ``fraction`` (0 to 1; Bernoulli sampling).
+        Which rows are kept depends on their values and ``seed`` only, so a seed gives
+        the same rows at any parallelism; without one, a seed is drawn now (this
+        DataFrame then always returns the same rows). Equal rows are kept or dropped
+        together. A bad fraction raises :class:`~dataflow.errors.PlanError` here."""
+        return self._new(L.Sample.of(self.plan, fraction, seed))
+
     def union(self, other: DataFrame, all: bool = True) -> DataFrame:  # noqa: A002
         """Rows of both (UNION ALL); ``all=False`` removes duplicates (UNION)."""
         if len(other.columns) != len(self.columns):

@@ -3,12 +3,19 @@
 Nodes are immutable pydantic models that serialize to JSON (``plan.model_dump_json()``)
 and load back with :func:`load_plan`. Every node knows its output :attr:`schema`;
 rewrite nodes with :meth:`LogicalNode.replace`, never in place.
+
+Each node kind carries what the optimizer needs to know of it: its inputs
+(``child_fields``), its row estimate (:meth:`LogicalNode.estimate_rows`), the columns
+it reads of each input (:meth:`LogicalNode.required_columns`), and whether a filter
+above it may move below it (``commutes_with_filter``). The plan union
+(:data:`LogicalPlan`) is built from the registry of node kinds, so a new node is one
+class here.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Annotated, Any
+import random
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from typing import Literal as _L
 from typing import Union as _Union
 
@@ -16,7 +23,19 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic import Field as _PField
 
-from .expr import AggCall, ExprNode, NamedExpr, SortKey, WindowCall, display, display_sort_key
+from .errors import PlanError
+from .expr import (
+    AggCall,
+    ColumnRef,
+    ExprNode,
+    NamedExpr,
+    SortKey,
+    WindowCall,
+    columns_used,
+    display,
+    display_sort_key,
+)
+from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
@@ -61,59 +80,44 @@ class MemorySource(BaseModel):
 Source = Annotated[_Union[ParquetSource, TextSource, MemorySource], _PField(discriminator="kind")]
 
 
-def _hashable(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
+Columns = set[str] | None  # a set of column names; ``None``: all of them
 
 
-class LogicalNode(BaseModel):
-    """Base of logical plan nodes."""
+class LogicalNode(PlanNode):
+    """Base of logical plan nodes; every concrete kind registers in :attr:`kinds`."""
 
-    model_config = ConfigDict(frozen=True)
+    if TYPE_CHECKING:
+        kind: str  # every concrete kind declares it as a literal field
 
-    def __eq__(self, other: object) -> bool:
-        # Compare the fields only. pydantic's own __eq__ compares __dict__ first, which
-        # here also holds the cached ``schema``, and on a difference compares the fields
-        # again: twice per level, 2**depth for two plans that differ deep down.
-        if self is other:
-            return True
-        if type(self) is not type(other):
-            return False
-        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+    kinds: ClassVar[dict[str, type[PlanNode]]] = {}
+    # a filter over this node's output may move below it unchanged (it neither
+    # changes column values nor depends on which rows it sees)
+    commutes_with_filter: ClassVar[bool] = False
+    # the output columns are input columns with their values unchanged (a subset of
+    # the rows): column statistics pass through
+    keeps_columns: ClassVar[bool] = False
 
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
+    def estimate_rows(self, est: RowEstimates) -> float:
+        """Estimated output rows, from the estimates ``est`` gives of the inputs."""
+        raise NotImplementedError(f"no row estimate for logical node kind {type(self).__name__}")
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        """The inputs; a node with an ``input`` field has that one."""
-        inp = getattr(self, "input", None)
-        return () if inp is None else (inp,)
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        """For each input, the columns this node reads of it when its parent reads
+        ``required`` of its output (projection push-down). Default: all of them."""
+        return tuple(None for _ in self.children())
 
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        """A copy over new inputs (same number as :meth:`children`)."""
-        if "input" in type(self).model_fields:
-            return self.replace(input=children[0])
-        assert not children
-        return self  # type: ignore[return-value]
 
-    def replace(self, **update: Any) -> Any:
-        """A copy with some fields changed (cached properties are not carried over)."""
-        values = {name: getattr(self, name) for name in type(self).model_fields}
-        values.update(update)
-        return type(self).model_validate(values)
+def _cols(*exprs: ExprNode | None) -> set[str]:
+    out: set[str] = set()
+    for e in exprs:
+        if e is not None:
+            out |= columns_used(e)
+    return out
 
-    @cached_property
-    def schema(self) -> Schema:
-        return self._schema()
 
-    def _schema(self) -> Schema:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """One line for ``explain``."""
-        return type(self).__name__
-
-    def column_names(self) -> list[str]:
-        return [f.name for f in self.schema]
+def _plus(required: Columns, *exprs: ExprNode | None) -> Columns:
+    """``required`` and the columns ``exprs`` read (all stays all)."""
+    return None if required is None else required | _cols(*exprs)
 
 
 def _infer(exprs: tuple[NamedExpr, ...], schema: Schema) -> Schema:
@@ -139,6 +143,9 @@ class Scan(LogicalNode):
         by_name = {f.name: f for f in self.table_schema}
         return tuple(by_name[c] for c in self.columns)
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.scan_rows(self.source, self.table_schema, self.filters)
+
     def describe(self) -> str:
         s = f"Scan {self.table}"
         if self.columns is not None:
@@ -153,11 +160,19 @@ class Filter(LogicalNode):
     input: LogicalPlan
     predicate: ExprNode
 
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         from .compute import check_predicate
 
         check_predicate(self.predicate, self.input.schema)  # type errors surface at planning
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.filter_rows(self.input, self.predicate)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_plus(required, self.predicate),)
 
     def describe(self) -> str:
         return f"Filter {display(self.predicate)}"
@@ -170,6 +185,12 @@ class Project(LogicalNode):
 
     def _schema(self) -> Schema:
         return _infer(self.exprs, self.input.schema)
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_cols(*(e.expr for e in self.exprs if required is None or e.name in required)),)
 
     def describe(self) -> str:
         return "Project " + ", ".join(_named(e) for e in self.exprs)
@@ -198,6 +219,12 @@ class Aggregate(LogicalNode):
             assert isinstance(a.expr, AggCall), a
         return keys + aggs
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.groups(self.input, [k.expr for k in self.keys]) if self.keys else 1.0
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_cols(*(k.expr for k in self.keys), *(a.expr for a in self.aggs)),)
+
     def describe(self) -> str:
         return (
             "Aggregate keys=[" + ", ".join(_named(k) for k in self.keys) + "] aggs=["
@@ -222,27 +249,26 @@ class Join(LogicalNode):
     condition: ExprNode | None = None
     null_aware: bool = False
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return (self.left, self.right)
+    child_fields: ClassVar[tuple[str, ...]] = ("left", "right")
 
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(left=children[0], right=children[1])
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.join_rows(self)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        lnames = {f.name for f in self.left.schema}
+        rnames = {f.name for f in self.right.schema}
+        out = (lnames | rnames) if required is None else set(required)
+        need = out | _cols(*self.left_keys, *self.right_keys, self.condition)
+        return (need & lnames, need & rnames)
 
     def _schema(self) -> Schema:
         self._check_types()
-        left = self.left.schema
-        if self.how in ("semi", "anti"):
-            return left
-        right = self.right.schema
-        if self.how in ("right", "full"):
-            left = tuple(f.model_copy(update={"nullable": True}) for f in left)
-        if self.how in ("left", "full"):
-            right = tuple(f.model_copy(update={"nullable": True}) for f in right)
-        names = [f.name for f in left] + [f.name for f in right]
+        out = join_schema(self.left.schema, self.right.schema, self.how)
+        names = [f.name for f in out]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"join output has duplicate column names {dup}")
-        return left + right
+        return out
 
     def _check_types(self) -> None:
         """Key pairs must compare and the condition be boolean (errors at planning)."""
@@ -270,8 +296,17 @@ class Sort(LogicalNode):
     input: LogicalPlan
     keys: tuple[SortKey, ...]
 
+    commutes_with_filter: ClassVar[bool] = True
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (_plus(required, *(k.expr for k in self.keys)),)
 
     def describe(self) -> str:
         return "Sort " + ", ".join(display_sort_key(k) for k in self.keys)
@@ -285,8 +320,16 @@ class Limit(LogicalNode):
     limit: int | None
     offset: int = 0
 
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return limit_rows(est.rows(self.input), self.limit, self.offset)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        return (required,)
 
     def describe(self) -> str:
         return f"Limit {self.limit}" + (f" offset {self.offset}" if self.offset else "")
@@ -296,8 +339,16 @@ class Distinct(LogicalNode):
     kind: _L["distinct"] = "distinct"
     input: LogicalPlan
 
+    commutes_with_filter: ClassVar[bool] = True
+    keeps_columns: ClassVar[bool] = True
+
     def _schema(self) -> Schema:
         return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.groups(self.input, [ColumnRef(name=f.name) for f in self.input.schema], 0.75)
+
+    # whole rows are compared: the input keeps every column (the default)
 
     def describe(self) -> str:
         return "Distinct"
@@ -309,11 +360,10 @@ class Union(LogicalNode):
     kind: _L["union"] = "union"
     inputs: tuple[LogicalPlan, ...]
 
-    def children(self) -> tuple[LogicalPlan, ...]:
-        return self.inputs
+    child_fields: ClassVar[tuple[str, ...]] = ("inputs",)
 
-    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        return self.replace(inputs=tuple(children))
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return sum(est.rows(i) for i in self.inputs)
 
     def _schema(self) -> Schema:
         first = self.inputs[0].schema
@@ -366,6 +416,15 @@ class Window(LogicalNode):
             infer_window_field(e.expr, self.input.schema, e.name) for e in self.exprs
         )
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        if required is None:
+            return (None,)
+        inner = {f.name for f in self.input.schema}
+        return ((required & inner) | _cols(*(e.expr for e in self.exprs)),)
+
     def describe(self) -> str:
         return "Window " + ", ".join(_named(e) for e in self.exprs)
 
@@ -388,6 +447,9 @@ class Write(LogicalNode):
 
     def _schema(self) -> Schema:
         return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return 1.0  # a row per file written: a handful
 
     def describe(self) -> str:
         part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
@@ -413,6 +475,14 @@ class Expand(LogicalNode):
         copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
         return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input) * len(self.sets)
+
+    def required_columns(self, required: Columns) -> tuple[Columns, ...]:
+        inner = {f.name for f in self.input.schema}
+        need = inner if required is None else (required & inner)
+        return (need | set(self.keys),)
+
     def describe(self) -> str:
         sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
         return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
@@ -430,19 +500,62 @@ class Values(LogicalNode):
     def _schema(self) -> Schema:
         return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
 
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return float(max(1, len(self.rows)))
+
     def describe(self) -> str:
         return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
 
 
-LogicalPlan = Annotated[
-    _Union[Scan, Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write, Expand, Values],
-    _PField(discriminator="kind"),
-]
+def check_fraction(fraction: Any) -> float:
+    """``fraction`` as a float in [0, 1], or a :class:`PlanError` naming the value."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or fraction != fraction:
+        raise PlanError(f"sample fraction must be a number between 0 and 1, got {fraction!r}")
+    if not 0.0 <= fraction <= 1.0:
+        raise PlanError(f"sample fraction must be between 0 and 1, got {fraction!r}")
+    return float(fraction)
 
-for _m in (Filter, Project, Aggregate, Join, Sort, Limit, Distinct, Union, Window, Write, Expand):
-    _m.model_rebuild()
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(LogicalPlan)
+class Sample(LogicalNode):
+    """Keep each input row with probability ``fraction`` (Bernoulli sampling). Whether
+    a row is kept depends only on its values and ``seed`` (a stable hash of the
+    row, see ``operators/sample.py``), so a seed gives the same rows at every degree
+    of parallelism and batching; equal rows are kept or dropped together."""
+
+    kind: _L["sample"] = "sample"
+    input: LogicalPlan
+    fraction: float
+    seed: int
+
+    commutes_with_filter: ClassVar[bool] = True  # keeping a row depends on its values only
+    keeps_columns: ClassVar[bool] = True
+
+    @classmethod
+    def of(cls, input: LogicalPlan, fraction: Any, seed: int | None = None) -> Sample:
+        """A checked sample node; ``seed=None`` draws one now (the plan is then fixed)."""
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise PlanError(f"sample seed must be an integer, got {seed!r}")
+        seed = random.getrandbits(63) if seed is None else seed
+        return cls(input=input, fraction=check_fraction(fraction), seed=seed)
+
+    def _schema(self) -> Schema:
+        check_fraction(self.fraction)
+        return self.input.schema
+
+    def estimate_rows(self, est: RowEstimates) -> float:
+        return est.rows(self.input) * self.fraction
+
+    # the rows kept depend on all the input's columns: the input keeps every column
+
+    def describe(self) -> str:
+        return f"Sample {self.fraction:g} seed={self.seed}"
+
+
+if TYPE_CHECKING:
+    LogicalPlan = LogicalNode
+else:
+    LogicalPlan = LogicalNode.plan_union()
+_ADAPTER: TypeAdapter[Any] = LogicalNode.complete(LogicalPlan)
 
 
 def load_plan(data: str | bytes) -> LogicalPlan:
@@ -459,8 +572,7 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 
 
 __all__ = [
-    "JOIN_TYPES", "Aggregate", "Distinct", "Expand", "Field", "Filter", "Join", "Limit", "LogicalPlan",
-    "MemorySource", "ParquetSource", "Project", "Scan", "Sort", "Source", "TextSource", "Union", "Values", "Window",
-    "WRITE_FORMATS", "Write",
-    "load_plan", "render",
+    "JOIN_TYPES", "WRITE_FORMATS", "Columns", "Field", "LogicalNode", "LogicalPlan", "MemorySource", "ParquetSource",
+    "Source", "TextSource", "check_fraction", "load_plan", "render",
+    *(cls.__name__ for cls in LogicalNode.kinds.values()),
 ]

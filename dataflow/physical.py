@@ -9,174 +9,64 @@ What a node *requires* of each input (:meth:`PhysicalNode.required_distribution`
 kept apart from what it *produces* (:meth:`PhysicalNode.output_partitioning`,
 :meth:`PhysicalNode.output_ordering`); the optimizer's ``enforce_distribution`` rule is
 the only place that compares the two and inserts :class:`Exchange` nodes.
+
+Each node kind also declares its row estimate from its inputs' rows
+(:meth:`PhysicalNode.estimate_rows`, the cost model's), the logical kind it is planned
+from one to one (``planned_from``: the planner then needs no code of its own for it),
+and is entered in :attr:`PhysicalNode.kinds`, from which :data:`PhysicalPlan` is built.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 from typing import Literal as _L
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
-from pydantic import Field as _PField
+from pydantic import TypeAdapter
 
-from .expr import ExprNode, NamedExpr, display
+from .distribution import (
+    ANY,
+    SINGLE,
+    Distribution,
+    Partitioning,
+    renamed_order,
+    renamed_partitioning,
+    single_or_unknown,
+)
+from .expr import ExprNode, NamedExpr, conjuncts, display
 from .logical import Source
+from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
+from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class PhysicalNode(PlanNode):
+    """Base of physical plan nodes; every concrete kind registers in :attr:`kinds`."""
 
-    def replace(self, **update: Any) -> Any:
-        return self.model_copy(update=update)
+    if TYPE_CHECKING:
+        kind: str  # every concrete kind declares it as a literal field
 
-
-class OrderSpec(Frozen):
-    """One sort key over a column; NULLs last unless ``nulls_first`` (DuckDB's default)."""
-
-    column: str
-    ascending: bool = True
-    nulls_first: bool = False
-
-    def __str__(self) -> str:
-        s = self.column + ("" if self.ascending else " DESC")
-        return s + (" NULLS FIRST" if self.nulls_first else "")
-
-
-class AggSpec(Frozen):
-    """One aggregate over an input column (``arg`` is ``None`` for ``count_star``)."""
-
-    name: str
-    fn: str  # one of dataflow.expr.AGGREGATE_FUNCTIONS
-    arg: str | None = None
-    distinct: bool = False
-    arg2: str | None = None  # corr / covar_*: the second column
-    param: float | str | None = None  # quantile fraction, string_agg separator
-
-    def __str__(self) -> str:
-        inner = "*" if self.arg is None else ("DISTINCT " if self.distinct else "") + self.arg
-        if self.arg2 is not None:
-            inner += f", {self.arg2}"
-        if self.param is not None:
-            inner += f", {self.param!r}"
-        return f"{self.fn}({inner}) AS {self.name}"
-
-
-# Aggregates whose partial state is several columns (the suffixes of their names);
-# every other decomposable aggregate carries one column. The moments are float64
-# sums (count, sum, sum of squares, sum of products), merged by adding them.
-AGG_STATES: dict[str, tuple[str, ...]] = {
-    "avg": ("sum", "count"),
-    **{fn: ("n", "s", "ss") for fn in ("stddev_samp", "stddev_pop", "var_samp", "var_pop")},
-    "covar_samp": ("n", "sx", "sy", "sxy"),
-    "covar_pop": ("n", "sx", "sy", "sxy"),
-    "corr": ("n", "sx", "sy", "sxy", "sxx", "syy"),
-}
-
-# Aggregates that need all of a group's values at once: planned in one phase
-# (``single`` mode, after a hash exchange on the keys).
-HOLISTIC_AGGREGATES: frozenset[str] = frozenset(
-    {"median", "quantile_cont", "quantile_disc", "string_agg", "single_value"}
-)
-
-
-class WindowSpec(Frozen):
-    """One window function: ranking (``row_number``, ``rank``, ``dense_rank``) or an
-    aggregate over an input column (``arg``)."""
-
-    name: str
-    fn: str
-    arg: str | None = None
-    # see dataflow.expr.WindowCall: the frame, the constant parameter, the default column
-    frame: tuple[str, int | None, int | None] | None = None
-    param: int | None = None
-    arg2: str | None = None
-
-    def __str__(self) -> str:
-        args = ", ".join(str(a) for a in (self.arg, self.param, self.arg2) if a is not None)
-        frame = "" if self.frame is None else f" {self.frame[0]}[{self.frame[1]}, {self.frame[2]}]"
-        return f"{self.fn}({args}){frame} AS {self.name}"
-
-
-class Partitioning(Frozen):
-    """How a node's output rows are spread over its ``n`` instances.
-
-    ``unknown``: any row may be anywhere; ``single``: one instance; ``hash``: rows
-    with equal ``keys`` share an instance; ``range``: instance i holds rows ordered
-    before instance i+1's by ``order``; ``broadcast``: every instance has all rows.
-    """
-
-    kind: _L["unknown", "single", "hash", "range", "broadcast"]
-    n: int
-    keys: tuple[str, ...] = ()
-    order: tuple[OrderSpec, ...] = ()
-
-
-class Distribution(Frozen):
-    """What a node requires of an input: ``any``, ``single``, ``hash`` on ``keys``,
-    ``broadcast`` (every instance sees all rows), or ``range`` on ``order``."""
-
-    kind: _L["any", "single", "hash", "broadcast", "range"]
-    keys: tuple[str, ...] = ()
-    order: tuple[OrderSpec, ...] = ()
-    # hash on exactly these keys (a join's two sides must be hashed alike); otherwise
-    # rows hashed on a subset of the keys also qualify
-    exact: bool = False
-
-
-ANY = Distribution(kind="any")
-SINGLE = Distribution(kind="single")
-
-
-def _hashable(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
-
-
-class PhysicalNode(Frozen):
-    """Base of physical plan nodes."""
+    kinds: ClassVar[dict[str, type[PlanNode]]] = {}
+    # the logical node kind this one is planned from one to one: the planner copies
+    # the fields of the same names and runs it as wide as its input
+    planned_from: ClassVar[str | None] = None
+    # False for nodes the runtime wires instead of running (the exchange)
+    runs_as_operator: ClassVar[bool] = True
+    # the output keeps the order of the (first) input's rows
+    keeps_order: ClassVar[bool] = False
 
     dop: int = 1
     # Filled by the cost model: estimated output rows and cumulative cost.
     est_rows: float | None = None
     est_cost: float | None = None
 
-    def __eq__(self, other: object) -> bool:
-        # Compare the fields only. pydantic's own __eq__ compares __dict__ first, which
-        # here also holds the cached ``schema``, and on a difference compares the fields
-        # again: twice per level, 2**depth for two plans that differ deep down.
-        if self is other:
-            return True
-        if type(self) is not type(other):
-            return False
-        return all(getattr(self, f) == getattr(other, f) for f in type(self).model_fields)
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        """Estimated output rows from the inputs' estimated rows (for the nodes the
+        planner did not annotate from the logical plan's estimates)."""
+        raise NotImplementedError(f"no row estimate for physical node kind {type(self).__name__}")
 
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
-
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        """The inputs; a node with an ``input`` field has that one."""
-        inp = getattr(self, "input", None)
-        return () if inp is None else (inp,)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        """A copy over new inputs (same number as :meth:`children`)."""
-        if "input" in type(self).model_fields:
-            return self.replace(input=children[0])
-        assert not children
-        return self  # type: ignore[return-value]
-
-    def replace(self, **update: Any) -> Any:
-        values = {name: getattr(self, name) for name in type(self).model_fields}
-        values.update(update)
-        return type(self).model_validate(values)
-
-    @cached_property
-    def schema(self) -> Schema:
-        return self._schema()
-
-    def _schema(self) -> Schema:
-        raise NotImplementedError
+    def rows_of_input(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        """The estimate of a node that keeps its input's rows (``estimate_rows = rows_of_input``)."""
+        return child_rows[0]
 
     def required_distribution(self, i: int) -> Distribution:
         return ANY
@@ -184,25 +74,17 @@ class PhysicalNode(Frozen):
     def output_partitioning(self) -> Partitioning:
         """By default a node keeps its (first) input's partitioning."""
         kids = self.children()
-        if not kids:
-            return Partitioning(kind="unknown" if self.dop > 1 else "single", n=self.dop)
-        return kids[0].output_partitioning()
+        return kids[0].output_partitioning() if kids else single_or_unknown(self.dop)
 
     def output_ordering(self) -> tuple[OrderSpec, ...]:
-        """The order of rows within each instance's output."""
-        return ()
-
-    def describe(self) -> str:
-        return type(self).__name__
+        """The order of rows within each instance's output (by default none, or the
+        input's for a node that ``keeps_order``)."""
+        return self.children()[0].output_ordering() if self.keeps_order else ()
 
     @property
     def name(self) -> str:
         """The operator name used in metrics and errors (``HashJoin``, ``Scan``)."""
         return type(self).__name__.removeprefix("P")
-
-
-def _single_or_unknown(n: int) -> Partitioning:
-    return Partitioning(kind="single" if n == 1 else "unknown", n=n)
 
 
 class PScan(PhysicalNode):
@@ -222,7 +104,10 @@ class PScan(PhysicalNode):
         return tuple(by_name[c] for c in self.columns)
 
     def output_partitioning(self) -> Partitioning:
-        return _single_or_unknown(self.dop)
+        return single_or_unknown(self.dop)
+
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return est.scan_rows(self.source, self.table_schema, tuple(conjuncts(self.predicate)))
 
     def describe(self) -> str:
         s = f"Scan {self.table} [{', '.join(self.columns)}]"
@@ -239,9 +124,10 @@ class PFilter(PhysicalNode):
     def _schema(self) -> Schema:
         return self.input.schema
 
-    def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self.input.output_ordering()
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return child_rows[0] * est.selectivity(self.predicate)
 
+    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Filter {display(self.predicate)}"
 
@@ -256,6 +142,8 @@ class PProject(PhysicalNode):
 
         return tuple(infer_field(e.expr, self.input.schema, e.name) for e in self.exprs)
 
+    estimate_rows = PhysicalNode.rows_of_input
+
     def _passthrough(self) -> dict[str, str]:
         """Input column name -> output name, for columns passed through unchanged."""
         out: dict[str, str] = {}
@@ -265,28 +153,10 @@ class PProject(PhysicalNode):
         return out
 
     def output_partitioning(self) -> Partitioning:
-        p = self.input.output_partitioning()
-        names = self._passthrough()
-        if p.kind == "hash":
-            if all(k in names for k in p.keys):
-                return p.replace(keys=tuple(names[k] for k in p.keys))
-            return _single_or_unknown(p.n)
-        if p.kind == "range":
-            order = self._rename_order(p.order, names)
-            return p.replace(order=order) if order else _single_or_unknown(p.n)
-        return p
-
-    @staticmethod
-    def _rename_order(order: tuple[OrderSpec, ...], names: dict[str, str]) -> tuple[OrderSpec, ...]:
-        out = []
-        for o in order:
-            if o.column not in names:
-                break
-            out.append(o.replace(column=names[o.column]))
-        return tuple(out)
+        return renamed_partitioning(self.input.output_partitioning(), self._passthrough())
 
     def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self._rename_order(self.input.output_ordering(), self._passthrough())
+        return renamed_order(self.input.output_ordering(), self._passthrough())
 
     def describe(self) -> str:
         parts = []
@@ -296,17 +166,10 @@ class PProject(PhysicalNode):
         return "Project " + ", ".join(parts)
 
 
-def partial_columns(agg: AggSpec) -> list[str]:
-    """The columns in which a partial aggregate carries ``agg``'s state."""
-    if agg.fn in AGG_STATES:
-        return [f"{agg.name}__{suffix}" for suffix in AGG_STATES[agg.fn]]
-    return [agg.name]
-
-
 class PHashAggregate(PhysicalNode):
     """Hash aggregation in one of three modes (DuckDB's sink/combine/finalize, spread
     over instances): ``partial`` aggregates whatever rows an instance sees and emits
-    states (see :func:`partial_columns`); ``final`` merges states, its input hash
+    states (see :func:`dataflow.specs.partial_columns`); ``final`` merges states, its input hash
     partitioned on the keys (or single without keys); ``single`` does both on input
     already partitioned right. Distinct aggregates run only in ``single`` mode."""
 
@@ -323,6 +186,13 @@ class PHashAggregate(PhysicalNode):
         keys = tuple(by_name[k] for k in self.keys)
         return keys + aggregate_state_fields(self.aggs, self.input.schema, self.mode)
 
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        if not self.keys:
+            return float(max(1, self.dop)) if self.mode == "partial" else 1.0
+        groups = est.group_rows(child_rows[0], len(self.keys))
+        # each instance of a partial aggregate emits the groups it saw
+        return min(child_rows[0], groups * self.dop) if self.mode == "partial" else groups
+
     def required_distribution(self, i: int) -> Distribution:
         if self.mode == "partial":
             return ANY
@@ -335,9 +205,9 @@ class PHashAggregate(PhysicalNode):
             p = self.input.output_partitioning()
             if p.kind == "hash" and set(p.keys) <= set(self.keys):
                 return p  # grouping moves no row to another instance
-            return _single_or_unknown(self.dop)
+            return single_or_unknown(self.dop)
         if not self.keys or self.dop == 1:
-            return Partitioning(kind="single", n=1) if self.dop == 1 else _single_or_unknown(self.dop)
+            return Partitioning(kind="single", n=1) if self.dop == 1 else single_or_unknown(self.dop)
         p = self.input.output_partitioning()
         if p.kind == "hash" and p.n == self.dop and set(p.keys) <= set(self.keys):
             return p  # what the input was hashed on, exactly
@@ -365,14 +235,14 @@ class PHashJoin(PhysicalNode):
     null_aware: bool = False
     strategy: _L["broadcast", "partitioned", "single"] = "partitioned"
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.left, self.right)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(left=children[0], right=children[1])
+    child_fields: ClassVar[tuple[str, ...]] = ("left", "right")
 
     def _schema(self) -> Schema:
         return join_schema(self.left.schema, self.right.schema, self.how)
+
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        # the logical join's rule with no distinct counts known (a key/foreign-key match)
+        return est.combine_join(self.how, child_rows[0], child_rows[1], None, None, est.selectivity(self.condition))
 
     def required_distribution(self, i: int) -> Distribution:
         if self.strategy == "single":
@@ -385,7 +255,7 @@ class PHashJoin(PhysicalNode):
     def output_partitioning(self) -> Partitioning:
         if self.strategy == "partitioned" and self.how in ("inner", "left", "semi", "anti"):
             return Partitioning(kind="hash", n=self.dop, keys=self.left_keys)
-        return self.left.output_partitioning() if self.strategy == "broadcast" else _single_or_unknown(self.dop)
+        return self.left.output_partitioning() if self.strategy == "broadcast" else single_or_unknown(self.dop)
 
     def describe(self) -> str:
         on = ", ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys, strict=True))
@@ -405,14 +275,14 @@ class PNestedLoopJoin(PhysicalNode):
     how: str
     condition: ExprNode | None = None
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return (self.left, self.right)
-
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(left=children[0], right=children[1])
+    child_fields: ClassVar[tuple[str, ...]] = ("left", "right")
 
     def _schema(self) -> Schema:
         return join_schema(self.left.schema, self.right.schema, self.how)
+
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        left, right = child_rows
+        return est.combine_join(self.how, left, right, None, None, est.selectivity(self.condition), keyed=False)
 
     def required_distribution(self, i: int) -> Distribution:
         if self.dop == 1:
@@ -422,16 +292,6 @@ class PNestedLoopJoin(PhysicalNode):
     def describe(self) -> str:
         cond = f" on {display(self.condition)}" if self.condition is not None else ""
         return f"NestedLoopJoin({self.how}){cond}"
-
-
-def join_schema(left: Schema, right: Schema, how: str) -> Schema:
-    if how in ("semi", "anti"):
-        return left
-    if how in ("right", "full"):
-        left = tuple(f.replace(nullable=True) for f in left)
-    if how in ("left", "full"):
-        right = tuple(f.replace(nullable=True) for f in right)
-    return left + right
 
 
 class PSort(PhysicalNode):
@@ -446,6 +306,8 @@ class PSort(PhysicalNode):
 
     def _schema(self) -> Schema:
         return self.input.schema
+
+    estimate_rows = PhysicalNode.rows_of_input
 
     def required_distribution(self, i: int) -> Distribution:
         if self.strategy == "range" and self.dop > 1:
@@ -470,6 +332,9 @@ class PTopK(PhysicalNode):
     def _schema(self) -> Schema:
         return self.input.schema
 
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return min(child_rows[0], float(self.k) * max(1, self.dop))  # k per instance
+
     def output_ordering(self) -> tuple[OrderSpec, ...]:
         return self.order
 
@@ -491,12 +356,15 @@ class PLimit(PhysicalNode):
     def _schema(self) -> Schema:
         return self.input.schema
 
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        if self.scope == "local" and self.limit is not None:
+            return min(child_rows[0], float(self.limit) * max(1, self.dop))
+        return limit_rows(child_rows[0], self.limit, self.offset)
+
     def required_distribution(self, i: int) -> Distribution:
         return SINGLE if self.scope == "global" else ANY
 
-    def output_ordering(self) -> tuple[OrderSpec, ...]:
-        return self.input.output_ordering()
-
+    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Limit({self.scope}) {self.limit}" + (f" offset {self.offset}" if self.offset else "")
 
@@ -507,11 +375,10 @@ class PUnion(PhysicalNode):
     kind: _L["union"] = "union"
     inputs: tuple[PhysicalPlan, ...]
 
-    def children(self) -> tuple[PhysicalPlan, ...]:
-        return self.inputs
+    child_fields: ClassVar[tuple[str, ...]] = ("inputs",)
 
-    def with_children(self, children: tuple[PhysicalPlan, ...]) -> PhysicalPlan:
-        return self.replace(inputs=tuple(children))
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return sum(child_rows)
 
     def _schema(self) -> Schema:
         first = self.inputs[0].schema
@@ -519,7 +386,7 @@ class PUnion(PhysicalNode):
         return tuple(f.replace(nullable=n) for f, n in zip(first, nullable, strict=True))
 
     def output_partitioning(self) -> Partitioning:
-        return _single_or_unknown(self.dop)
+        return single_or_unknown(self.dop)
 
     def describe(self) -> str:
         return "Union all"
@@ -540,6 +407,8 @@ class PWindow(PhysicalNode):
 
         return self.input.schema + window_fields(self.funcs, self.input.schema)
 
+    estimate_rows = PhysicalNode.rows_of_input
+
     def required_distribution(self, i: int) -> Distribution:
         if not self.partition_by:
             return SINGLE
@@ -556,6 +425,7 @@ class PExpand(PhysicalNode):
     in ``gid``. Works on any partitioning; the aggregate above shuffles."""
 
     kind: _L["expand"] = "expand"
+    planned_from: ClassVar[str | None] = "expand"
     input: PhysicalPlan
     keys: tuple[str, ...]
     names: tuple[str, ...]
@@ -567,6 +437,9 @@ class PExpand(PhysicalNode):
         copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
         return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
 
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return child_rows[0] * len(self.sets)
+
     def describe(self) -> str:
         sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
         return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
@@ -576,6 +449,7 @@ class PValues(PhysicalNode):
     """Constant rows (see :class:`dataflow.logical.Values`), produced by instance 0."""
 
     kind: _L["values"] = "values"
+    planned_from: ClassVar[str | None] = "values"
     names: tuple[str, ...]
     types: tuple[str, ...]
     rows: tuple[tuple[ExprNode, ...], ...]
@@ -583,11 +457,11 @@ class PValues(PhysicalNode):
     def _schema(self) -> Schema:
         return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
 
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return float(max(1, len(self.rows)))
+
     def describe(self) -> str:
         return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
-
-
-EXCHANGE_KINDS = ("hash", "range", "broadcast", "round_robin", "gather", "gather_merge")
 
 
 class PExchange(PhysicalNode):
@@ -598,6 +472,7 @@ class PExchange(PhysicalNode):
     collects into one; ``gather_merge`` merges sorted streams into one sorted stream."""
 
     kind: _L["exchange"] = "exchange"
+    runs_as_operator: ClassVar[bool] = False  # the runtime wires stages through it
     input: PhysicalPlan
     mode: _L["hash", "range", "broadcast", "round_robin", "gather", "gather_merge"]
     keys: tuple[str, ...] = ()
@@ -605,6 +480,8 @@ class PExchange(PhysicalNode):
 
     def _schema(self) -> Schema:
         return self.input.schema
+
+    estimate_rows = PhysicalNode.rows_of_input
 
     def output_partitioning(self) -> Partitioning:
         if self.mode in ("gather", "gather_merge") or self.dop == 1:
@@ -654,29 +531,42 @@ class PWrite(PhysicalNode):
         return SINGLE if self.dop == 1 else ANY
 
     def output_partitioning(self) -> Partitioning:
-        return _single_or_unknown(self.dop)
+        return single_or_unknown(self.dop)
+
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return 1.0
 
     def describe(self) -> str:
         part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
         return f"Write {self.format} {self.path}{part}"
 
 
-PhysicalPlan = Annotated[
-    Union[
-        PScan, PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK,
-        PLimit, PUnion, PWindow, PExchange, PWrite, PExpand, PValues,
-    ],
-    _PField(discriminator="kind"),
-]
+class PSample(PhysicalNode):
+    """Keep the rows whose seeded hash falls below ``fraction`` (see
+    :class:`dataflow.logical.Sample`); on any partitioning, as wide as its input."""
 
-for _m in (
-    PFilter, PProject, PHashAggregate, PHashJoin, PNestedLoopJoin, PSort, PTopK, PLimit, PUnion, PWindow, PExchange,
-    PWrite,
-    PExpand,
-):
-    _m.model_rebuild()
+    kind: _L["sample"] = "sample"
+    planned_from: ClassVar[str | None] = "sample"
+    input: PhysicalPlan
+    fraction: float
+    seed: int
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(PhysicalPlan)
+    def _schema(self) -> Schema:
+        return self.input.schema
+
+    def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
+        return child_rows[0] * self.fraction
+
+    keeps_order: ClassVar[bool] = True
+    def describe(self) -> str:
+        return f"Sample {self.fraction:g} seed={self.seed}"
+
+
+if TYPE_CHECKING:
+    PhysicalPlan = PhysicalNode
+else:
+    PhysicalPlan = PhysicalNode.plan_union()
+_ADAPTER: TypeAdapter[Any] = PhysicalNode.complete(PhysicalPlan)
 
 
 def load_physical(data: str | bytes) -> PhysicalPlan:
@@ -705,8 +595,6 @@ def walk(plan: PhysicalPlan):
 
 
 __all__ = [
-    "AGG_STATES", "ANY", "HOLISTIC_AGGREGATES", "SINGLE", "AggSpec", "Distribution", "Field", "OrderSpec", "PExchange", "PExpand", "PFilter",
-    "PHashAggregate", "PHashJoin", "PLimit", "PNestedLoopJoin", "PProject", "PScan", "PSort",
-    "PTopK", "PUnion", "PValues", "PWindow", "PWrite", "Partitioning", "PhysicalPlan", "WindowSpec", "load_physical",
-    "partial_columns", "render", "walk",
+    "Field", "PhysicalNode", "PhysicalPlan", "load_physical", "render", "walk",
+    *(cls.__name__ for cls in PhysicalNode.kinds.values()),
 ]

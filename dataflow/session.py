@@ -152,10 +152,8 @@ class Session:
         self.name = cfg.name or uuid.uuid4().hex[:6]
         self.chain_operators = cfg.chain_operators
         self.batch_rows = cfg.batch_rows
-        self.disabled_rules = frozenset(cfg.disabled_rules)
-        self.broadcast_rows = cfg.broadcast_rows
-        self.adaptive_parallelism = cfg.adaptive_parallelism
-        self.range_sort_rows = cfg.range_sort_rows
+        # how to optimize: the settings every optimize() call starts from
+        self.optimizer_settings = cfg.optimizer
         self._catalog: dict[str, L.Scan] = {}
         self._views: dict[str, L.LogicalPlan] = {}
         # name -> (function, return type name, parallel safe)
@@ -444,17 +442,17 @@ class Session:
         of parallelism, up to the Session's ``parallelism``; an explicit
         ``parallelism`` here forces every stage to that many instances; ``cap`` lowers
         the Session's maximum for this plan."""
-        from dataflow.optimizer import OptimizerConfig, optimize
+        from dataflow.optimizer import optimize
 
-        config = OptimizerConfig(
-            dop=parallelism or cap or self.parallelism,
-            disabled_rules=self.disabled_rules,
-            broadcast_rows=self.broadcast_rows,
-            adaptive_parallelism=self.adaptive_parallelism if parallelism is None else False,
-            range_sort_rows=self.range_sort_rows,
-            unsafe_udfs=frozenset(n for n, (_, _, safe) in self._udfs.items() if not safe),
+        base = self.optimizer_settings
+        settings = base.model_copy(
+            update={
+                "dop": parallelism or cap or self.parallelism,
+                "adaptive_parallelism": base.adaptive_parallelism if parallelism is None else False,
+                "unsafe_udfs": tuple(sorted(n for n, (_, _, safe) in self._udfs.items() if not safe)),
+            }
         )
-        return optimize(plan, config)
+        return optimize(plan, settings)
 
     def stages(self, physical: Any) -> Any:
         from .runtime.stages import build_stages

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataflow.physical import OrderSpec
+from dataflow.specs import OrderSpec
 from dataflow.types import conform_batch
 
 from .ordering import count_before, is_elementwise, key_codes, lex_rank, order_codes, sort_key_tuples

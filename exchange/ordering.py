@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataflow.physical import OrderSpec
+from dataflow.specs import OrderSpec
 
 from .hashing import _FLOAT_DTYPES, _INT_DTYPES, _UINT_DTYPES, _fixed_values, _is_temporal, _null_mask
 

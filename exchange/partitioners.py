@@ -18,7 +18,7 @@ from typing import TypeAlias
 import numpy as np
 import pyarrow as pa
 
-from dataflow.physical import OrderSpec
+from dataflow.specs import OrderSpec
 from dataflow.types import normalize_type
 
 from .hashing import hash_columns

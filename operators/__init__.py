@@ -1,35 +1,52 @@
 """The runtime operators: one module per physical operator, plain Python over Arrow.
 
-:func:`build_operator` makes the runtime operator for one instance of a physical
-plan node. Exchanges are not operators: the runtime wires them between stages.
+An operator module registers its class for a physical node kind with the
+:func:`operator` decorator (``@operator(PSample)``); :func:`build_operator` makes the
+runtime operator for one instance of a physical plan node. Every public module of
+this package is imported on first use, so a new operator is its module alone.
+Exchanges are not operators: the runtime wires them between stages.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import pkgutil
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dataflow.errors import UnsupportedError
 
 from .base import Morsel, Operator, TaskContext
 
-# node.kind -> (module, class)
-OPERATORS: dict[str, tuple[str, str]] = {
-    "scan": ("scan", "Scan"),
-    "filter": ("filter", "Filter"),
-    "project": ("project", "Project"),
-    "hash_aggregate": ("hash_aggregate", "HashAggregate"),
-    "hash_join": ("hash_join", "HashJoin"),
-    "nested_loop_join": ("nested_loop_join", "NestedLoopJoin"),
-    "sort": ("sort", "Sort"),
-    "topk": ("topk", "TopK"),
-    "limit": ("limit", "Limit"),
-    "union": ("union", "Union"),
-    "window": ("window", "Window"),
-    "write": ("write", "Write"),
-    "expand": ("expand", "Expand"),
-    "values": ("values", "Values"),
-}
+_OPERATORS: dict[str, type[Operator]] = {}
+_loaded = False
+_T = TypeVar("_T", bound=type[Operator])
+
+
+def operator(node_cls: Any) -> Callable[[_T], _T]:
+    """Register the decorated :class:`Operator` class as the runtime operator of the
+    physical node class ``node_cls``."""
+    kind = node_cls.model_fields["kind"].default
+
+    def register(cls: _T) -> _T:
+        other = _OPERATORS.get(kind)
+        if other is not None and other.__qualname__ != cls.__qualname__:
+            raise TypeError(f"plan node kind {kind!r} has two operators: {other.__name__} and {cls.__name__}")
+        _OPERATORS[kind] = cls
+        return cls
+
+    return register
+
+
+def registered() -> dict[str, type[Operator]]:
+    """Physical node kind -> its operator class, after importing every operator module."""
+    global _loaded
+    if not _loaded:
+        for info in pkgutil.iter_modules(__path__):
+            if not info.name.startswith("_") and info.name != "base":
+                importlib.import_module(f"{__name__}.{info.name}")
+        _loaded = True
+    return dict(_OPERATORS)
 
 
 def build_operator(node: Any, ctx: TaskContext, node_id: str = "0") -> Operator:
@@ -40,11 +57,10 @@ def build_operator(node: Any, ctx: TaskContext, node_id: str = "0") -> Operator:
             "an Exchange is not an operator: the runtime connects stages through it "
             "(split the plan at exchanges before building operators)"
         )
-    if kind not in OPERATORS:
+    cls = _OPERATORS.get(kind) or registered().get(kind)  # type: ignore[arg-type]
+    if cls is None:
         raise UnsupportedError(f"no runtime operator for plan node kind {kind!r}")
-    module, cls = OPERATORS[kind]
-    mod = importlib.import_module(f"{__name__}.{module}")
-    return getattr(mod, cls)(node, ctx, node_id)
+    return cls(node, ctx, node_id)
 
 
-__all__ = ["OPERATORS", "Morsel", "Operator", "TaskContext", "build_operator"]
+__all__ = ["Morsel", "Operator", "TaskContext", "build_operator", "operator", "registered"]

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import DataflowError
-from dataflow.physical import AGG_STATES, AggSpec
+from dataflow.specs import AGG_STATES, AggSpec
 from dataflow.types import retype_decimal
 
 VALID = pc.CountOptions(mode="only_valid")

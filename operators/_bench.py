@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 
 from dataflow.logical import MemorySource
-from dataflow.physical import AggSpec, OrderSpec, PHashAggregate, PHashJoin, PScan, PSort, PWindow, WindowSpec
+from dataflow.physical import PHashAggregate, PHashJoin, PScan, PSort, PWindow
+from dataflow.specs import AggSpec, OrderSpec, WindowSpec
 from dataflow.types import schema_from_arrow
 
 from . import TaskContext, build_operator

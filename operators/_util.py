@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataflow.physical import OrderSpec
+from dataflow.specs import OrderSpec
 from dataflow.types import conform_batch
 
 

@@ -14,11 +14,14 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
+from dataflow.physical import PExpand
 from dataflow.types import conform_batch
 
+from . import operator
 from .base import Operator
 
 
+@operator(PExpand)
 class Expand(Operator):
     """Emit each input batch ``len(node.sets)`` times (see the module docstring)."""
 

@@ -7,11 +7,14 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from dataflow.compute import compile_predicate
+from dataflow.physical import PFilter
 from dataflow.types import conform_batch
 
+from . import operator
 from .base import Operator
 
 
+@operator(PFilter)
 class Filter(Operator):
     """Keep the rows where ``node.predicate`` is true (NULL counts as false); empty
     results are not emitted."""

@@ -22,9 +22,11 @@ import pyarrow.compute as pc
 
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import DataflowError
-from dataflow.physical import AGG_STATES, HOLISTIC_AGGREGATES, AggSpec, partial_columns
+from dataflow.physical import PHashAggregate
+from dataflow.specs import AGG_STATES, HOLISTIC_AGGREGATES, AggSpec, partial_columns
 from dataflow.types import conform_batch, conform_table, retype_decimal, schema_to_arrow
 
+from . import operator
 from ._aggregates import SUM, SUPPORTED, VALID, finalize, holistic, merge_spec, raw_specs, state_names
 from ._util import rebatch
 from .base import Operator, TaskContext
@@ -34,11 +36,12 @@ CHUNK_ROWS = 1 << 20
 _VALID, _SUM = VALID, SUM
 
 
+@operator(PHashAggregate)
 class HashAggregate(Operator):
     """Group by ``node.keys`` (none: a global aggregate, which outputs exactly one row
     even on empty input) and compute ``node.aggs``; NULL keys form their own group.
 
-    ``partial`` emits states (:func:`dataflow.physical.partial_columns`), ``final``
+    ``partial`` emits states (:func:`dataflow.specs.partial_columns`), ``final``
     merges states, ``single`` does both. Distinct aggregates run only in single mode."""
 
     chunk_rows: int = CHUNK_ROWS

@@ -34,8 +34,10 @@ import pyarrow.compute as pc
 from dataflow.compute import evaluate_predicate
 from dataflow.errors import DataflowError
 from dataflow.expr import ExprNode
+from dataflow.physical import PHashJoin
 from dataflow.types import conform_batch, schema_to_arrow
 
+from . import operator
 from ._join_keys import binds, common_key_type, to_acero_expression
 from ._probe_gate import (
     EMITTED_UDF,
@@ -65,6 +67,7 @@ PID = "__df_probe_row"  # probe row number, for matched-row tracking
 BID = "__df_build_row"  # build row number, for matched-row tracking
 
 
+@operator(PHashJoin)
 class HashJoin(Operator):
     """Equi-join of the left (probe) and right (build) inputs on ``left_keys`` =
     ``right_keys``: inner, left, right, full, semi or anti (semi/anti output the left

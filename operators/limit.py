@@ -6,11 +6,14 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from dataflow.physical import PLimit
 from dataflow.types import conform_batch
 
+from . import operator
 from .base import Operator
 
 
+@operator(PLimit)
 class Limit(Operator):
     """Skip ``node.offset`` rows, then pass at most ``node.limit`` rows (all when
     ``None``); stops pulling its input as soon as the limit is reached."""

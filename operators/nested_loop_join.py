@@ -10,8 +10,10 @@ import pyarrow as pa
 
 from dataflow.compute import evaluate_predicate
 from dataflow.errors import DataflowError
+from dataflow.physical import PNestedLoopJoin
 from dataflow.types import conform_batch, schema_to_arrow
 
+from . import operator
 from ._util import numpy_bool, to_table
 from .base import Operator, TaskContext
 
@@ -19,6 +21,7 @@ from .base import Operator, TaskContext
 MAX_PAIRS = 1 << 20
 
 
+@operator(PNestedLoopJoin)
 class NestedLoopJoin(Operator):
     """Pair every left row with every right row and keep the pairs satisfying
     ``condition`` (all of them when it is ``None``): ``inner``/``cross``, ``left``

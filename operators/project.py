@@ -7,11 +7,14 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from dataflow.compute import compile_expr
+from dataflow.physical import PProject
 
+from . import operator
 from ._util import as_array
 from .base import Operator
 
 
+@operator(PProject)
 class Project(Operator):
     """Evaluate ``node.exprs`` over each input batch; one output column per
     expression, cast to the output schema's type. The expressions are compiled once,

@@ -18,6 +18,7 @@ from dataflow.logical import MemorySource
 from dataflow.physical import PScan
 from dataflow.types import conform_batch, normalize_type
 
+from . import operator
 from .base import DEFAULT_BATCH_ROWS, Morsel, Operator, TaskContext
 
 _FLIP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
@@ -237,6 +238,7 @@ def _prove_false(pred: ExprNode, stats: _RowGroupStats) -> bool:
 # -- the operator -------------------------------------------------------------------------
 
 
+@operator(PScan)
 class Scan(Operator):
     """Read the morsels the runtime hands this instance (``ctx.next_morsel(node_id)``
     until ``None``): a Parquet row group (one ``ParquetFile`` kept open per path), a

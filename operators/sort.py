@@ -6,10 +6,14 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from dataflow.physical import PSort
+
+from . import operator
 from ._util import rebatch, sort_indices, to_table
 from .base import Operator
 
 
+@operator(PSort)
 class Sort(Operator):
     """Sort each instance's whole input by ``node.order`` (per key: direction, and NULLs
     last unless ``nulls_first``); the sort is stable."""

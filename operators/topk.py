@@ -6,12 +6,15 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from dataflow.physical import PTopK
 from dataflow.types import conform_batch
 
+from . import operator
 from ._util import rebatch, sort_indices
 from .base import Operator
 
 
+@operator(PTopK)
 class TopK(Operator):
     """Keep the best ``node.k`` rows of the input in ``node.order`` and emit them sorted.
 

@@ -6,11 +6,14 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from dataflow.physical import PUnion
 from dataflow.types import conform_batch
 
+from . import operator
 from .base import Operator
 
 
+@operator(PUnion)
 class Union(Operator):
     """Pass on every input stream in order (instance i receives partition i of each
     input), each batch cast to the output schema by column position."""

@@ -9,11 +9,14 @@ import numpy as np
 import pyarrow as pa
 
 from dataflow.compute import evaluate
+from dataflow.physical import PValues
 from dataflow.types import conform_batch
 
+from . import operator
 from .base import Operator
 
 
+@operator(PValues)
 class Values(Operator):
     """Emit ``node.rows`` as one batch with the node's schema."""
 

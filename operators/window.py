@@ -23,9 +23,11 @@ import pyarrow.compute as pc
 
 from dataflow.compute import aggregate_result_type
 from dataflow.errors import UnsupportedError
-from dataflow.physical import OrderSpec, WindowSpec
+from dataflow.physical import PWindow
+from dataflow.specs import OrderSpec, WindowSpec
 from dataflow.types import conform_table, schema_to_arrow
 
+from . import operator
 from ._util import rebatch, sort_indices, to_table
 from .base import Operator, TaskContext
 
@@ -50,6 +52,7 @@ _FUNCTIONS = (
 )
 
 
+@operator(PWindow)
 class Window(Operator):
     """Append one column per window function (see :data:`_FUNCTIONS`) computed over the
     partitions of ``partition_by`` in ``order``; output rows come sorted by

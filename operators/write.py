@@ -26,8 +26,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataflow.io import partition_dir, split_path
+from dataflow.physical import PWrite
 from dataflow.types import conform_batch, schema_to_arrow
 
+from . import operator
 from .base import Operator, TaskContext
 
 EXTENSION = {"parquet": ".parquet", "csv": ".csv", "json": ".json"}
@@ -170,6 +172,7 @@ def split_by(table: pa.Table, keys: list[str]) -> Iterator[tuple[tuple[Any, ...]
         start = end
 
 
+@operator(PWrite)
 class Write(Operator):
     """Write this instance's input rows as part files; output a row per file."""
 

@@ -20,25 +20,10 @@ from __future__ import annotations
 
 import math
 
-from dataflow.physical import (
-    PExchange,
-    PExpand,
-    PFilter,
-    PHashAggregate,
-    PHashJoin,
-    PhysicalPlan,
-    PLimit,
-    PNestedLoopJoin,
-    PProject,
-    PScan,
-    PSort,
-    PTopK,
-    PUnion,
-    PValues,
-    PWindow,
-)
+from dataflow.physical import PExchange, PhysicalPlan, PScan
 
-from .statistics import selectivity, table_rows
+from .column_stats import table_rows
+from .statistics import Estimator
 
 SETUP_PER_INSTANCE = 0.004
 TRANSFER_PER_ROW = 6e-8
@@ -83,46 +68,20 @@ def work(node: PhysicalPlan) -> float:
     return w
 
 
-def estimate(node: PhysicalPlan) -> float:
-    """Estimated output rows of a physical node whose children are annotated."""
+def estimate(node: PhysicalPlan, est: Estimator) -> float:
+    """Estimated output rows of a physical node whose children are annotated: the
+    planner's (from the logical plan's estimates) or else the node's own rule."""
     if node.est_rows is not None:
         return node.est_rows
-    kids = [c.est_rows or 0.0 for c in node.children()]
-    if isinstance(node, PScan):
-        return table_rows(node.source) * selectivity(node.predicate)
-    if isinstance(node, PFilter):
-        return kids[0] * selectivity(node.predicate)
-    if isinstance(node, (PProject, PSort, PExchange, PWindow)):
-        return kids[0]
-    if isinstance(node, PTopK):
-        return min(kids[0], float(node.k) * max(1, node.dop))
-    if isinstance(node, PLimit):
-        return kids[0] if node.limit is None else min(kids[0], float(node.limit + node.offset))
-    if isinstance(node, PUnion):
-        return sum(kids)
-    if isinstance(node, PValues):
-        return float(len(node.rows))
-    if isinstance(node, PExpand):
-        return kids[0] * len(node.sets)
-    if isinstance(node, PHashAggregate):
-        if not node.keys:
-            return 1.0 if node.mode != "partial" else float(max(1, node.dop))
-        return max(1.0, kids[0] ** 0.75)
-    if isinstance(node, PHashJoin):
-        if node.how in ("semi", "anti"):
-            return kids[0] * 0.5
-        return max(kids) * selectivity(node.condition)
-    if isinstance(node, PNestedLoopJoin):
-        return kids[0] * kids[1] * selectivity(node.condition)
-    return kids[0] if kids else 1.0
+    return node.estimate_rows(tuple(c.est_rows or 0.0 for c in node.children()), est)
 
 
-def annotate(plan: PhysicalPlan) -> PhysicalPlan:
+def annotate(plan: PhysicalPlan, est: Estimator) -> PhysicalPlan:
     """Fill ``est_rows`` (where the planner left it empty) and the cumulative
     ``est_cost`` (seconds of work, transfers included, spread over instances)."""
-    kids = tuple(annotate(c) for c in plan.children())
+    kids = tuple(annotate(c, est) for c in plan.children())
     node = plan.with_children(kids) if kids else plan
-    rows = estimate(node)
+    rows = estimate(node, est)
     own = work(node.replace(est_rows=rows)) / max(1, node.dop) + SETUP_PER_INSTANCE * node.dop
     if isinstance(node, PExchange) and node.mode == "gather_merge":
         own += rows * MERGE_PER_ROW

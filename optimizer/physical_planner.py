@@ -4,14 +4,22 @@ Each logical node becomes one or more physical operators with a degree of
 parallelism; computed keys (of aggregates, joins, sorts, windows) are projected
 into columns first, so runtime operators only ever key on columns. Where data must
 move between instances is left to the ``enforce_distribution`` rule.
+
+A logical kind with a physical node declared ``planned_from`` it (``PExpand``,
+``PValues``) is planned without code here: the fields of the same names
+are copied and the node runs as wide as its input. Every node a logical node becomes
+gets that logical node's row estimate, down to the node that does its work; the
+nodes below (key projections, partial aggregates, top-k) are estimated by the cost
+model from their own ``estimate_rows``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import count
+from typing import Literal
 
 from dataflow import logical as L
+from dataflow.config import OptimizerSettings
 from dataflow.errors import UnsupportedError
 from dataflow.expr import (
     AggCall,
@@ -26,13 +34,11 @@ from dataflow.expr import (
     walk,
 )
 from dataflow.physical import (
-    HOLISTIC_AGGREGATES,
-    AggSpec,
-    OrderSpec,
     PExpand,
     PFilter,
     PHashAggregate,
     PHashJoin,
+    PhysicalNode,
     PhysicalPlan,
     PLimit,
     PNestedLoopJoin,
@@ -41,38 +47,23 @@ from dataflow.physical import (
     PSort,
     PTopK,
     PUnion,
-    PValues,
     PWindow,
     PWrite,
-    WindowSpec,
 )
+from dataflow.specs import HOLISTIC_AGGREGATES, AggSpec, OrderSpec, WindowSpec
 
-from .statistics import estimate_rows
+from .statistics import Estimator
 
-
-@dataclass(frozen=True)
-class PlannerConfig:
-    """Knobs of physical planning."""
-
-    dop: int = 1
-    # the largest build side (estimated rows) broadcast to every probe instance, when
-    # broadcasting moves fewer rows than partitioning both sides
-    broadcast_rows: int = 2_000_000
-    # run aggregates in two phases (partial before the exchange, final after)
-    two_phase_aggregate: bool = True
-    # sorts of more rows than this use a range exchange instead of a gather-merge
-    range_sort_rows: int = 2_000_000
-    # skip the partial phase when it would keep more than this share of its input
-    partial_min_reduction: float = 0.5
-    # UDFs that are not parallel safe: operators calling them run on one instance
-    unsafe_udfs: frozenset[str] = frozenset()
+# logical kind -> the physical node planned from it one to one
+_ONE_TO_ONE = {cls.planned_from: cls for cls in PhysicalNode.kinds.values() if cls.planned_from}  # type: ignore[attr-defined]
 
 
 class PhysicalPlanner:
     """One planning pass; holds a counter for fresh internal column names."""
 
-    def __init__(self, config: PlannerConfig) -> None:
-        self.config = config
+    def __init__(self, settings: OptimizerSettings, est: Estimator | None = None) -> None:
+        self.settings = settings
+        self.est = est if est is not None else Estimator()
         self._ids = count()
 
     def fresh(self, prefix: str) -> str:
@@ -80,11 +71,22 @@ class PhysicalPlanner:
         return f"__p{prefix}{next(self._ids)}"
 
     def plan(self, node: L.LogicalPlan) -> PhysicalPlan:
-        method = getattr(self, f"_plan_{node.kind}")
-        out: PhysicalPlan = method(node)
-        if out.est_rows is None:
-            out = out.replace(est_rows=estimate_rows(node))
-        return out
+        method = getattr(self, f"_plan_{node.kind}", None)
+        if method is not None:
+            out: PhysicalPlan = method(node)
+        elif node.kind in _ONE_TO_ONE:
+            out = self._plan_one_to_one(node, _ONE_TO_ONE[node.kind])  # type: ignore[arg-type]
+        else:
+            raise UnsupportedError(f"no physical plan for logical node kind {node.kind!r}")
+        return _annotate_top(out, self.est.rows(node))
+
+    def _plan_one_to_one(self, node: L.LogicalPlan, cls: type[PhysicalNode]) -> PhysicalPlan:
+        values = {f: getattr(node, f) for f in cls.model_fields if f in type(node).model_fields and f != "kind"}
+        for name in node.child_fields:  # the physical node names its inputs alike
+            v = values[name]
+            values[name] = tuple(self.plan(c) for c in v) if isinstance(v, tuple) else self.plan(v)
+        kids = [c for name in node.child_fields for c in (values[name] if isinstance(values[name], tuple) else (values[name],))]
+        return cls(**values, dop=max((k.dop for k in kids), default=1))
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -149,12 +151,12 @@ class PhysicalPlanner:
             table_schema=node.table_schema,
             columns=tuple(columns),
             predicate=conjoin(list(node.filters)),
-            dop=1 if self._unsafe(*node.filters) else self.config.dop,
+            dop=1 if self._unsafe(*node.filters) else self.settings.dop,
         )
 
     def _unsafe(self, *exprs: ExprNode | None) -> bool:
         """Whether the expressions call a UDF that is not parallel safe."""
-        names = {f"udf:{u}" for u in self.config.unsafe_udfs}
+        names = {f"udf:{u}" for u in self.settings.unsafe_udfs}
         return bool(names) and any(
             isinstance(n, Call) and n.fn in names for e in exprs if e is not None for n in walk(e)
         )
@@ -210,10 +212,11 @@ class PhysicalPlanner:
             exprs += [NamedExpr(name=u, expr=ColumnRef(name=u)) for u in sorted(used)]
             child = PProject(input=child, exprs=tuple(exprs), dop=child.dop)
             key_cols = [k.name for k in node.keys]
-        groups = estimate_rows(node)
-        rows = max(1.0, estimate_rows(node.input))
+        groups = self.est.rows(node)
+        rows = max(1.0, self.est.rows(node.input))
         return self.aggregate(
-            child, tuple(key_cols), tuple(specs), reduces=groups / rows <= self.config.partial_min_reduction
+            child, tuple(key_cols), tuple(specs), groups=groups,
+            reduces=groups / rows <= self.settings.partial_min_reduction,
         )
 
     def _plan_grouping_sets(self, node: L.Aggregate, ex: L.Expand) -> PhysicalPlan | None:
@@ -224,7 +227,7 @@ class PhysicalPlanner:
         aggregate len(sets) times the rows. ``None``: plan Expand -> two phases."""
         copies = set(ex.names) | {ex.gid}
         inner = {f.name for f in ex.input.schema}
-        if not self.config.two_phase_aggregate:
+        if not self.settings.two_phase_aggregate:
             return None
         if not all(isinstance(k.expr, ColumnRef) and k.expr.name in copies for k in node.keys):
             return None
@@ -244,7 +247,8 @@ class PhysicalPlanner:
         finest = L.Aggregate(
             input=ex.input, keys=tuple(NamedExpr(name=k, expr=ColumnRef(name=k)) for k in ex.keys), aggs=()
         )
-        if estimate_rows(finest) / max(1.0, estimate_rows(ex.input)) > self.config.partial_min_reduction:
+        finest_groups = self.est.rows(finest)
+        if finest_groups / max(1.0, self.est.rows(ex.input)) > self.settings.partial_min_reduction:
             return None
         child = self.plan(ex.input)
         child, cols = self._columns_for(child, [ColumnRef(name=k) for k in ex.keys] + args, "agg", only=True)
@@ -255,13 +259,13 @@ class PhysicalPlanner:
             arg = None if a.expr.arg is None else next(arg_cols)
             arg2 = None if a.expr.arg2 is None else next(arg_cols)
             specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, arg2=arg2, param=a.expr.param))
-        partial = PHashAggregate(input=child, mode="partial", keys=ex.keys, aggs=tuple(specs), dop=child.dop)
+        partial = _partial(child, ex.keys, tuple(specs), finest_groups)
         expand = PExpand(
             input=partial, keys=ex.keys, names=ex.names, sets=ex.sets, gid=ex.gid, dop=partial.dop
         )
         final_keys = tuple(k.expr.name for k in node.keys if isinstance(k.expr, ColumnRef))
         out: PhysicalPlan = PHashAggregate(
-            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.config.dop
+            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.settings.dop
         )
         if any(k.name != c for k, c in zip(node.keys, final_keys, strict=True)):
             exprs = [
@@ -273,27 +277,29 @@ class PhysicalPlanner:
         return out
 
     def aggregate(
-        self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], reduces: bool = True
+        self, child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], groups: float,
+        reduces: bool = True,
     ) -> PhysicalPlan:
-        final_dop = self.config.dop if keys else 1
+        final_dop = self.settings.dop if keys else 1
         from .rules.enforce_distribution import satisfies_hash
 
         if keys and satisfies_hash(child.output_partitioning(), keys, child.dop):
             # already partitioned on the group keys: aggregate in place, no exchange
             return PHashAggregate(input=child, mode="single", keys=keys, aggs=aggs, dop=child.dop)
         one_phase = any(a.distinct or a.fn in HOLISTIC_AGGREGATES for a in aggs)
-        if one_phase or not self.config.two_phase_aggregate or child.dop == 1 or not reduces:
+        if one_phase or not self.settings.two_phase_aggregate or child.dop == 1 or not reduces:
             return PHashAggregate(
                 input=child, mode="single", keys=keys, aggs=aggs, dop=final_dop if child.dop > 1 else 1
             )
-        partial = PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop)
+        partial = _partial(child, keys, aggs, groups)
         return PHashAggregate(input=partial, mode="final", keys=keys, aggs=aggs, dop=final_dop)
 
     def _plan_distinct(self, node: L.Distinct) -> PhysicalPlan:
         child = self.plan(node.input)
-        rows = max(1.0, estimate_rows(node.input))
-        reduces = estimate_rows(node) / rows <= self.config.partial_min_reduction
-        return self.aggregate(child, tuple(f.name for f in child.schema), (), reduces=reduces)
+        rows = max(1.0, self.est.rows(node.input))
+        groups = self.est.rows(node)
+        reduces = groups / rows <= self.settings.partial_min_reduction
+        return self.aggregate(child, tuple(f.name for f in child.schema), (), groups=groups, reduces=reduces)
 
     def _plan_join(self, node: L.Join) -> PhysicalPlan:
         left = self.plan(node.left)
@@ -303,20 +309,21 @@ class PhysicalPlanner:
         if not node.left_keys:
             if how == "right":
                 # a right join is a left join with the sides swapped
-                j = PNestedLoopJoin(
+                swapped = PNestedLoopJoin(
                     left=right, right=left, how="left", condition=node.condition, dop=right.dop
                 )
-                return self._select(j, out_names)
+                return self._select(swapped, out_names)
             if how == "full":
                 raise UnsupportedError("FULL OUTER JOIN needs at least one equality condition")
             kind = "inner" if how == "cross" else how
             return PNestedLoopJoin(left=left, right=right, how=kind, condition=node.condition, dop=left.dop)
         left, lcols = self._columns_for(left, list(node.left_keys), "lk")
         right, rcols = self._columns_for(right, list(node.right_keys), "rk")
+        j: PhysicalPlan
         if how == "right":
             # a right join probes with the right side and builds on the left
             j = self._hash_join(right, left, "left", rcols, lcols, node, node.right, node.left)
-        elif how == "inner" and estimate_rows(node.left) < estimate_rows(node.right):
+        elif how == "inner" and self.est.rows(node.left) < self.est.rows(node.right):
             # build the hash table on the smaller side
             j = self._hash_join(right, left, "inner", rcols, lcols, node, node.right, node.left)
         else:
@@ -334,12 +341,13 @@ class PhysicalPlanner:
         probe_logical: L.LogicalPlan,
         build_logical: L.LogicalPlan,
     ) -> PhysicalPlan:
-        dop = self.config.dop
-        build_rows = estimate_rows(build_logical)
-        probe_rows = estimate_rows(probe_logical)
+        dop = self.settings.dop
+        build_rows = self.est.rows(build_logical)
+        probe_rows = self.est.rows(probe_logical)
         # broadcasting sends the build side to every probe instance; partitioning sends
         # both sides once: broadcast while that moves fewer rows (and fits in memory)
         cheaper = build_rows * (probe.dop - 1) <= probe_rows
+        strategy: Literal["broadcast", "partitioned", "single"]
         if dop == 1 or (probe.dop == 1 and build.dop == 1):
             strategy = "single"
             dop = 1
@@ -349,7 +357,7 @@ class PhysicalPlanner:
             strategy = "broadcast"
             dop = probe.dop
         elif (
-            how in ("inner", "left", "semi", "anti") and build_rows <= self.config.broadcast_rows and cheaper
+            how in ("inner", "left", "semi", "anti") and build_rows <= self.settings.broadcast_rows and cheaper
         ):
             strategy = "broadcast"
             dop = probe.dop
@@ -373,7 +381,9 @@ class PhysicalPlanner:
         child, order = self._order(child, node.keys)
         # a range exchange sorts in parallel and concatenates; a gather-merge merges in
         # one place: cheaper until the merge's single thread becomes the bottleneck
-        strategy = "range" if estimate_rows(node) > self.config.range_sort_rows else "merge"
+        strategy: Literal["range", "merge"] = (
+            "range" if self.est.rows(node) > self.settings.range_sort_rows else "merge"
+        )
         return self._select(PSort(input=child, order=order, dop=child.dop, strategy=strategy), names)
 
     def _plan_limit(self, node: L.Limit) -> PhysicalPlan:
@@ -433,7 +443,7 @@ class PhysicalPlanner:
                 funcs.append(
                     WindowSpec(name=e.name, fn=c.fn, arg=arg, frame=c.frame, param=c.param, arg2=arg2)
                 )
-            dop = self.config.dop if part_cols else 1
+            dop = self.settings.dop if part_cols else 1
             child = PWindow(
                 input=child, partition_by=tuple(part_cols), order=order, funcs=tuple(funcs), dop=dop
             )
@@ -452,19 +462,32 @@ class PhysicalPlanner:
             dop=1 if single else child.dop,
         )
 
-    def _plan_expand(self, node: L.Expand) -> PhysicalPlan:
-        child = self.plan(node.input)
-        return PExpand(
-            input=child, keys=node.keys, names=node.names, sets=node.sets, gid=node.gid, dop=child.dop
-        )
-
-    def _plan_values(self, node: L.Values) -> PhysicalPlan:
-        return PValues(
-            names=node.names, types=node.types, rows=node.rows, dop=1, est_rows=float(len(node.rows))
-        )
 
 
-def to_physical(plan: L.LogicalPlan, config: PlannerConfig) -> PhysicalPlan:
-    """Plan ``plan`` with every operator at ``config.dop`` (blocking operators over a
+def _partial(child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], groups: float) -> PhysicalPlan:
+    """The partial phase of a two-phase aggregate: each instance emits at most the
+    ``groups`` of the final result, and at most the rows it reads."""
+    below = child
+    while below.est_rows is None and isinstance(below, PProject):
+        below = below.input  # the key projection keeps the rows
+    rows = None if below.est_rows is None else min(below.est_rows, groups * child.dop)
+    return PHashAggregate(input=child, mode="partial", keys=keys, aggs=aggs, dop=child.dop, est_rows=rows)
+
+
+def _annotate_top(out: PhysicalPlan, rows: float) -> PhysicalPlan:
+    """Give ``rows`` (the logical node's estimate) to the nodes at the top of what it
+    was planned into: through projections (which keep the rows) down to the first
+    other node still without an estimate."""
+    if out.est_rows is not None:
+        return out
+    if isinstance(out, PProject):
+        inner = out.input
+        if inner.est_rows is None:
+            out = out.replace(input=_annotate_top(inner, rows))
+    return out.replace(est_rows=rows)
+
+
+def to_physical(plan: L.LogicalPlan, settings: OptimizerSettings, est: Estimator | None = None) -> PhysicalPlan:
+    """Plan ``plan`` with every operator at ``settings.dop`` (blocking operators over a
     single partition at 1); exchanges come later, from ``enforce_distribution``."""
-    return PhysicalPlanner(config).plan(plan)
+    return PhysicalPlanner(settings, est).plan(plan)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dataflow.physical import OrderSpec, PExchange, PhysicalPlan, PScan
+from dataflow.physical import PExchange, PhysicalPlan, PScan
+from dataflow.specs import OrderSpec
 
 RESULT = -1  # the consumer id of the edge that carries the query result to the caller
 

@@ -141,8 +141,6 @@ class Planner(SetOpPlanner, SelectPlanner):
         renamed to the scope's plan names where they collide."""
         alias_node = node.args.get("alias")
         alias_cols = [c.name for c in (alias_node.columns if alias_node is not None else [])]
-        if node.args.get("sample") is not None:
-            raise UnsupportedError("TABLESAMPLE is not supported")
         if isinstance(node, exp.Subquery) and not isinstance(node.this, exp.Query):
             raise UnsupportedError(
                 "parenthesized joins in FROM are not supported; list the joins without parentheses"
@@ -185,6 +183,8 @@ class Planner(SetOpPlanner, SelectPlanner):
             raise UnsupportedError(f"{type(node).__name__.upper()} in FROM is not supported")
         else:
             raise UnsupportedError(f"this FROM item is not supported: {node.sql(dialect='duckdb')}")
+        if node.args.get("sample") is not None:
+            plan = _table_sample(plan, node.args["sample"])
         visible = _rename_prefix(names, alias_cols, f"the alias {alias}")
         rel = scope.add_relation(alias, visible)
         mapping = {p: c.internal for p, c in zip(names, rel.columns, strict=True) if p != c.internal}
@@ -265,3 +265,43 @@ class Planner(SetOpPlanner, SelectPlanner):
         )
 
     # -- SELECT --------------------------------------------------------------------------
+
+
+def _table_sample(plan: LogicalPlan, sample: exp.TableSample) -> LogicalPlan:
+    """``TABLESAMPLE BERNOULLI (p)``, ``TABLESAMPLE (p PERCENT)`` and ``SYSTEM (p)``: keep
+    each row with probability p/100 (per row, as :meth:`DataFrame.sample`; SYSTEM's
+    blocks are rows here), seeded by ``REPEATABLE (s)``. A number of rows (DuckDB's
+    bare ``TABLESAMPLE (10)``, reservoir sampling) is not supported."""
+    from ..logical import Sample
+
+    method_node = sample.args.get("method")
+    method = method_node.name.upper() if method_node is not None else ""
+    percent, size = sample.args.get("percent"), sample.args.get("size")
+    if any(sample.args.get(k) for k in ("bucket_numerator", "bucket_denominator", "bucket_field", "rows")):
+        raise UnsupportedError(f"this TABLESAMPLE is not supported: {sample.sql(dialect='duckdb')}")
+    if percent is None and (size is None or method not in ("BERNOULLI", "SYSTEM")):
+        raise UnsupportedError(
+            f"TABLESAMPLE of a number of rows is not supported ({sample.sql(dialect='duckdb')}); "
+            "give a percentage: TABLESAMPLE BERNOULLI (10) or TABLESAMPLE (10 PERCENT)"
+        )
+    amount = percent if percent is not None else size
+    assert amount is not None
+    value = _sample_number(amount, "percentage")
+    if not 0.0 <= value <= 100.0:
+        raise PlanError(f"TABLESAMPLE percentage must be between 0 and 100, got {value:g}")
+    seed_node = sample.args.get("seed")
+    seed = None if seed_node is None else int(_sample_number(seed_node, "REPEATABLE seed"))
+    return Sample.of(plan, value / 100.0, seed)
+
+
+def _sample_number(node: exp.Expression, what: str) -> float:
+    """A numeric literal (possibly negated) of a TABLESAMPLE clause."""
+    sign = 1.0
+    if isinstance(node, exp.Neg):
+        sign, node = -1.0, node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return sign * float(node.this)
+        except ValueError:
+            pass
+    raise PlanError(f"TABLESAMPLE {what} must be a number, got {node.sql(dialect='duckdb')}")

@@ -13,7 +13,7 @@ No subquery runs once per outer row. Each becomes a join with the enclosing quer
 * ``EXISTS`` / ``IN`` elsewhere (under OR, in the select list): a left join that
   computes a boolean "mark" column with the same NULL rules.
 
-The planner of the subquery (:meth:`Planner.plan_query` with a correlated mode)
+The planner of the subquery (:meth:`PlannerPart.plan_query` with a correlated mode)
 returns the correlated predicates separately, expressed over its output columns
 and ``outer_ref`` columns; here they are resolved against the outer plan.
 """
@@ -64,7 +64,7 @@ class Pending:
 
 
 class SubqueryPlanner:
-    """Turns subqueries into joins for one :class:`Planner`."""
+    """Turns subqueries into joins for one planner."""
 
     def __init__(self, planner: PlannerPart) -> None:
         self.planner = planner

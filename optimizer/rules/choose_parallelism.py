@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataflow.physical import PhysicalPlan, PUnion
 
 from ..cost import annotate, best_dop, work
+from ..statistics import Estimator
 
 
-def choose_parallelism(plan: PhysicalPlan, max_dop: int) -> PhysicalPlan:
+def choose_parallelism(plan: PhysicalPlan, max_dop: int, est: Estimator | None = None) -> PhysicalPlan:
     """Set every node's ``dop`` per pipeline, at most ``max_dop``."""
-    plan = annotate(plan)
+    plan = annotate(plan, est if est is not None else Estimator())
     segment_of: dict[int, int] = {}
     members: list[list[PhysicalPlan]] = []
 

@@ -10,7 +10,10 @@ The plan's root must end in one instance (results go to one caller).
 
 from __future__ import annotations
 
-from dataflow.physical import SINGLE, Distribution, Partitioning, PExchange, PhysicalPlan, PProject
+from typing import Literal
+
+from dataflow.distribution import SINGLE, Distribution, Partitioning
+from dataflow.physical import PExchange, PhysicalPlan, PProject
 
 
 def satisfies_hash(produced: Partitioning, keys: tuple[str, ...], dop: int, exact: bool = False) -> bool:
@@ -31,7 +34,7 @@ def exchange_for(child: PhysicalPlan, req: Distribution, dop: int) -> PhysicalPl
             # the projection drops sort keys (ORDER BY a column not selected): merge the
             # sorted streams first, then project on one instance
             return child.replace(input=exchange_for(child.input, req, dop), dop=1)
-        mode = "gather_merge" if child.output_ordering() else "gather"
+        mode: Literal["gather_merge", "gather"] = "gather_merge" if child.output_ordering() else "gather"
         return PExchange(input=child, mode=mode, order=child.output_ordering(), dop=1)
     if req.kind == "any":
         if child.dop == dop:

@@ -65,8 +65,8 @@ def _push(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
                 keep.append(p)
         return _wrap(plan.replace(input=_push(plan.input, down)), keep)
 
-    if isinstance(plan, (L.Sort, L.Distinct)):
-        return plan.replace(input=_push(plan.input, preds))
+    if type(plan).commutes_with_filter:  # Sort, Distinct
+        return plan.replace(input=_push(plan.input, preds))  # type: ignore[attr-defined]
 
     if isinstance(plan, L.Union):
         names = [f.name for f in plan.schema]

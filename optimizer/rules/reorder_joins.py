@@ -45,9 +45,10 @@ _INNER = ("inner", "cross")
 DP_LIMIT = 10
 
 
-def reorder_joins(plan: L.LogicalPlan) -> L.LogicalPlan:
-    """Reorder every tree of inner joins in ``plan`` by estimated cardinality."""
-    return _Reorderer(Estimator()).visit(plan)
+def reorder_joins(plan: L.LogicalPlan, est: Estimator | None = None) -> L.LogicalPlan:
+    """Reorder every tree of inner joins in ``plan`` by estimated cardinality (with
+    ``est``, the optimization's estimator, or a fresh one)."""
+    return _Reorderer(est if est is not None else Estimator()).visit(plan)
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _is_inner_join(plan: L.LogicalPlan) -> bool:
 def _reaches_join(plan: L.LogicalPlan) -> bool:
     """Whether ``plan`` is an inner join under filters and plain projections."""
     while isinstance(plan, L.Filter) or _is_plain_project(plan):
-        plan = plan.input  # type: ignore[union-attr]
+        plan = plan.input  # type: ignore[union-attr,attr-defined]
     return _is_inner_join(plan)
 
 

@@ -87,13 +87,14 @@ def test_small_stage_one_instance_large_several(session, tmp_path):
 def test_range_exchange_sort(session):
     # force the range strategy: split points agreed through the coordinator, local
     # sorts, and partitions concatenated in order
-    session.range_sort_rows = 0
+    settings = session.optimizer_settings
+    session.optimizer_settings = settings.model_copy(update={"range_sort_rows": 0})
     try:
         q = session.table("t").sort(col("k").desc(), "v")
         job = q.submit(parallelism=2)
         got = job.result()
     finally:
-        session.range_sort_rows = 2_000_000
+        session.optimizer_settings = settings
     modes = [n.mode for n in dataflow.physical.walk(job.optimized.physical) if n.kind == "exchange"]
     assert "range" in modes
     expected = sorted(range(50_000), key=lambda i: (-(i % 10), i))

@@ -41,7 +41,7 @@ from dataflow.expr import (
     lit,
     when,
 )
-from dataflow.physical import AggSpec, WindowSpec
+from dataflow.specs import AggSpec, WindowSpec
 from dataflow.types import Field, normalize_type, schema_from_arrow
 
 DEC = pa.decimal128(15, 2)

@@ -34,7 +34,7 @@ from dataflow.exchange import (
     split_points,
 )
 from dataflow.exchange.ordering import _count_codes_before
-from dataflow.physical import OrderSpec
+from dataflow.specs import OrderSpec
 
 D = decimal.Decimal
 NAN = float("nan")

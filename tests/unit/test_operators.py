@@ -18,7 +18,6 @@ from dataflow.logical import MemorySource
 from dataflow.operators import TaskContext, build_operator
 from dataflow.operators.base import Operator
 from dataflow.physical import (
-    OrderSpec,
     PExchange,
     PFilter,
     PLimit,
@@ -28,6 +27,7 @@ from dataflow.physical import (
     PTopK,
     PUnion,
 )
+from dataflow.specs import OrderSpec
 from dataflow.types import schema_from_arrow
 from tests.oracle import assert_same
 
@@ -264,7 +264,8 @@ def test_union_concatenates_and_casts() -> None:
 
 def test_zero_column_batches_keep_their_rows() -> None:
     """count(*) plans project no columns: the row count must survive."""
-    from dataflow.physical import AggSpec, PHashAggregate
+    from dataflow.physical import PHashAggregate
+    from dataflow.specs import AggSpec
 
     t = sample_table(500)
     project = PProject(input=source(t), exprs=())

@@ -7,7 +7,8 @@ import pytest
 
 from dataflow.errors import DataflowError
 from dataflow.operators import TaskContext, build_operator
-from dataflow.physical import AggSpec, PHashAggregate
+from dataflow.physical import PHashAggregate
+from dataflow.specs import AggSpec
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run, run_op, sample_table, source
 

@@ -10,7 +10,8 @@ import pytest
 from dataflow.errors import DataflowError
 from dataflow.expr import Literal
 from dataflow.operators import TaskContext, build_operator
-from dataflow.physical import AggSpec, PExpand, PValues
+from dataflow.physical import PExpand, PValues
+from dataflow.specs import AggSpec
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run_op, sample_table, source
 from tests.unit.test_operators_aggregate import partial_final, single

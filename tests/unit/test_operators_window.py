@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from dataflow.operators import TaskContext, build_operator
-from dataflow.physical import OrderSpec, PWindow, WindowSpec
+from dataflow.physical import PWindow
+from dataflow.specs import OrderSpec, WindowSpec
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run_op, sample_table, source
 

@@ -133,7 +133,7 @@ def test_ambiguous_column_names_the_candidates():
             "LIMIT or OFFSET in a correlated subquery",
         ),
         ("select (select t.b from u limit 1) from t", "correlated reference 't.b'"),
-        ("select a from t tablesample (10%)", "TABLESAMPLE is not supported"),
+        ("select a from t tablesample (10 rows)", "TABLESAMPLE of a number of rows is not supported"),
         (
             "select a from t where exists (select * from (select * from u where u.a = t.a) x)",
             "a derived table may not",
