@@ -26,13 +26,13 @@ import ray
 
 from dataflow import cluster
 from dataflow.errors import DataflowError, JobCancelled
-from dataflow.exchange import merge_sorted
 from dataflow.physical import PhysicalPlan
 from dataflow.types import schema_to_arrow
 
 from . import ray_metrics
 from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
 from .ray_pool import ActorPool, Leased
+from .ray_stream import ResultStream
 from .ray_worker import CONTROL_TIMEOUT, CoordinatorActor, TaskSpec
 from .stages import RESULT, StageGraph
 
@@ -208,7 +208,6 @@ class RayJob(Job):
         batch_rows: int, udfs: dict[str, tuple[Any, str, bool]], name: str, stream: bool = False,
     ) -> None:
         super().__init__(new_job_id(), graph, plan)
-        self.stream = stream  # the root instances stream their result (else: it comes with their records)
         self.runtime = runtime
         self.name = name
         self.table_refs = table_refs
@@ -228,18 +227,13 @@ class RayJob(Job):
         self._done_slots: dict[tuple[int, int], dict[str, Any]] = {}  # this attempt's finished tasks
         self._workers: dict[tuple[int, int], Leased] = {}  # (stage, instance) -> worker
         self._first_lease: list[Leased] | None = None
+        self._coord: Any = None  # the coordinator of the latest attempt
         self.max_threads = 0
-        # the result, streamed by the root stage's instances (Ray streaming generators):
-        # object refs the driver owns, per root instance in order, and in arrival order
         self.schema = schema_to_arrow(plan.schema)
-        self._gens: dict[tuple[int, int], Any] = {}
-        self._streams: list[list[Any]] = []
-        self._arrivals: list[tuple[int, int]] = []  # (instance, position in its stream)
-        self._stream_cv = threading.Condition()
-        self._epoch = 0  # bumped when an attempt starts: what an earlier one streamed is void
-        self._delivered = False  # iter_batches has handed batches to the caller
-        self._consumed = False
-        self._result_refs: list[list[Any]] | None = None
+        root_edge = graph.stages[0].output
+        assert root_edge is not None
+        # the result streamed into the object store by the root instances (stream=True)
+        self._stream = ResultStream(self.schema, root_edge, name) if stream else None
 
     def start(self) -> None:
         # lease in the caller's thread when actors are free, so jobs submitted one after
@@ -272,7 +266,7 @@ class RayJob(Job):
                 if self._stop.is_set():
                     self._error = JobCancelled(f"job {self.name} ({self.job_id}) {self._stop_reason}")
                     return
-                if out.lost and self._delivered:
+                if out.lost and self._stream is not None and self._stream.delivered:
                     self._error = DataflowError(
                         f"job {self.name} lost {out.lost} after iter_batches() had returned part of its "
                         "result; that part cannot be taken back, so the job was not retried: run it again"
@@ -285,6 +279,8 @@ class RayJob(Job):
                     self.notes.append(f"attempt {attempt} failed ({out.lost}); retried")
                     try:
                         self.runtime.pool.reap()  # other dead workers leave before the retry leases
+                        if self._coord is not None:  # a dead coordinator (its death shows in the
+                            self.runtime.replace_coordinator(self._coord)  # tasks' calls) goes too
                     except Exception:
                         pass
                     continue
@@ -317,19 +313,15 @@ class RayJob(Job):
         aid = f"{self.job_id}.{attempt}"
         self._attempt_id = aid
         dead: list[Leased] = []
-        coord = rt.coordinator()
+        coord = self._coord = rt.coordinator()
         try:
             # not waited for: the tasks' first calls wait for it in the coordinator, and a
             # lost coordinator shows in them (UnknownJob, ActorDiedError) and is retried
             coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name, self.scan_names)
             refs = {}
             root = self.graph.stages[0]
-            with self._stream_cv:
-                self._epoch += 1
-                self._gens = {}
-                self._streams = [[] for _ in range(root.dop)]
-                self._arrivals = []
-                self._stream_cv.notify_all()
+            if self._stream is not None:
+                self._stream.start_attempt(root.dop)
             for s, i in self.slots:
                 edge = s.output
                 assert edge is not None
@@ -341,14 +333,14 @@ class RayJob(Job):
                     job=aid, query=self.name, attempt=attempt, stage=s, instance=i, consumers=consumers,
                     coordinator=coord, table_refs=self.table_refs, batch_rows=self.batch_rows,
                     udfs=self.udfs, session=rt.session,
-                    result_schema=self.schema if s is root and self.stream else None,
+                    result_schema=self.schema if s is root and self._stream is not None else None,
                 )
                 ops = "→".join(n.name for _, n in reversed(s.operators))
                 task_name = f"{self.name} stage {s.id} {ops} {i + 1}/{s.dop}"
                 actor = self._workers[(s.id, i)].actor
-                if s is root and self.stream:
+                if s is root and self._stream is not None:
                     gen = actor.run_root.options(name=task_name, num_returns="streaming").remote(spec)
-                    self._gens[(s.id, i)] = gen
+                    self._stream.add(i, gen)
                     refs[gen.completed()] = (s.id, i)
                 else:
                     refs[actor.run.options(name=task_name).remote(spec)] = (s.id, i)
@@ -365,6 +357,7 @@ class RayJob(Job):
 
     def _watch(self, refs: dict[Any, tuple[int, int]], dead: list[Leased], coord: Any) -> _Outcome:
         by_id = self._workers
+        root_id = self.graph.stages[0].id
         pending = list(refs)
         results: dict[tuple[int, int], dict[str, Any]] = {}
         self._done_slots = results
@@ -383,14 +376,15 @@ class RayJob(Job):
             if self._stop.is_set():
                 abort()
             ready, pending = ray.wait(pending, num_returns=len(pending), timeout=WATCH_POLL, fetch_local=False)
-            self._take_streamed()
+            if self._stream is not None:
+                self._stream.poll()
             for r in ready:
                 key = refs[r]
                 by_id[key].started = True
                 try:
                     rec = ray.get(r, timeout=CONTROL_TIMEOUT)
-                    if key in self._gens:  # the record is the stream's last object
-                        rec = self._stream_record(key)
+                    if self._stream is not None and key[0] == root_id and self._stream.streams(key[1]):
+                        rec = self._stream.record(key[1], CONTROL_TIMEOUT)  # the stream's last object
                 except Exception as e:  # the actor died (or its result was lost)
                     rec = error_record(e, key[0], key[1])
                     rec["lost"] = True
@@ -421,136 +415,44 @@ class RayJob(Job):
         for rec in results.values():
             self._metrics.extend(rec["metrics"])
         self.max_threads = max((rec.get("threads", 0) for rec in results.values()), default=0)
-        if not self.stream:
-            root = self.graph.stages[0]
-            per_instance = [results[(root.id, i)].get("batches", []) for i in range(root.dop)]
-            self._result = assemble(self.graph, self.plan, per_instance)
+        if self._stream is not None:
+            self._stream.finish()
             return
-        with self._stream_cv:
-            self._result_refs = [[r for r in st if r is not None] for st in self._streams]
-
-    # -- the streamed result --------------------------------------------------------------
-
-    def _take_streamed(self) -> None:
-        """Take the objects the root instances have yielded so far (never blocks)."""
-        for (_, i), gen in list(self._gens.items()):
-            got = []
-            try:
-                while gen.next_ready():
-                    got.append(next(gen))
-            except StopIteration:  # it ended meanwhile: the rest is taken with its record
-                pass
-            if got:
-                self._append(i, got)
-
-    def _append(self, i: int, got: list[Any]) -> None:
-        with self._stream_cv:
-            st = self._streams[i]
-            self._arrivals.extend((i, len(st) + k) for k in range(len(got)))
-            st.extend(got)
-            self._stream_cv.notify_all()
-
-    def _stream_record(self, key: tuple[int, int]) -> dict[str, Any]:
-        """A finished root instance: take the rest of its stream, whose last object is
-        its record (taken off the stream)."""
-        gen = self._gens.pop(key)
-        self._append(key[1], list(gen))
-        with self._stream_cv:  # left as None: readers hold positions in these lists
-            st = self._streams[key[1]]
-            last = st[-1] if st else None
-            if st:
-                st[-1] = None
-        rec = ray.get(last, timeout=CONTROL_TIMEOUT) if last is not None else None
-        if not isinstance(rec, dict):
-            raise DataflowError(f"root instance {key[1]} ended without its record")
-        return rec
+        root = self.graph.stages[0]
+        per_instance = [results[(root.id, i)].get("batches", []) for i in range(root.dop)]
+        self._result = assemble(self.graph, self.plan, per_instance)
 
     def _materialize(self) -> pa.Table:
-        if self._consumed:
-            raise DataflowError(f"the result of job {self.name} was consumed by iter_batches()")
-        refs, self._result_refs = self._result_refs, None
-        assert refs is not None
-        per_instance = [[b for t in ray.get(lst) for b in t.to_batches()] if lst else [] for lst in refs]
-        return assemble(self.graph, self.plan, per_instance)
+        assert self._stream is not None
+        return assemble(self.graph, self.plan, self._stream.fetch())
 
-    def _streamed(self, instance: int | None, deadline: float | None) -> Any:
-        """The result's tables as they arrive: of one root instance, or (``None``) of
-        all in arrival order. Yields nothing of an attempt that was lost; raises the
-        job's error, or :class:`JobCancelled` after ``deadline``."""
-        epoch, cursor = -1, 0
-        while True:
-            with self._stream_cv:
-                while True:
-                    if epoch != self._epoch:  # an attempt started: from its beginning
-                        epoch, cursor = self._epoch, 0
-                    seq = self._arrivals if instance is None else self._streams[instance] if self._streams else []
-                    if cursor < len(seq):
-                        item = seq[cursor]
-                        i, pos = item if instance is None else (instance, cursor)
-                        ref = self._streams[i][pos]
-                        cursor += 1
-                        if ref is None:  # a record, taken off
-                            continue
-                        break
-                    if self._finished.is_set():
-                        ref = None
-                        break
-                    if deadline is not None and time.monotonic() > deadline:
-                        self._stream_cv.release()
-                        try:
-                            self.cancel(reason="did not finish within the timeout of iter_batches() and was stopped")
-                        finally:
-                            self._stream_cv.acquire()
-                        continue
-                    self._stream_cv.wait(WATCH_POLL)
-            if ref is None:
-                break
-            try:
-                table = ray.get(ref)
-            except Exception:  # lost with its attempt: the job retries, or fails below
-                continue
-            if not isinstance(table, pa.Table):
-                continue  # a record (the stream's last object)
-            with self._stream_cv:
-                if epoch != self._epoch:
-                    continue
-                self._delivered = True
-                self._streams[i][pos] = None  # the caller has it: let the object go
-            yield table
+    def iter_batches(self, timeout: float | None = None) -> Any:
+        """The result's batches; for a job submitted with ``stream=True``, as the root
+        instances produce them while the query runs (merged in order when the result is
+        sorted). The objects are released as they are read, so ``result()`` cannot be
+        called after this."""
+        stream = self._stream
+        if stream is None or self._done or stream.consumed:
+            yield from self.result(timeout).to_batches()
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def stop() -> None:
+            self.cancel(reason="did not finish within the timeout of iter_batches() and was stopped")
+
+        yield from stream.batches(self.graph.stages[0].dop, deadline, self._finished, stop)
         self._finished.wait()
         self._done = True
         if self._error is not None:
             raise self._error
 
-    def iter_batches(self, timeout: float | None = None) -> Any:
-        """The result's batches; for a job submitted with ``stream=True``, as the root
-        instances produce them, while the query runs
-        (merged in order when the result is sorted). The objects are released as they
-        are read, so ``result()`` cannot be called after this."""
-        if not self.stream or self._done or self._consumed:
-            yield from self.result(timeout).to_batches()
-            return
-        self._consumed = True
-        deadline = None if timeout is None else time.monotonic() + timeout
-        root = self.graph.stages[0]
-        edge = root.output
-        assert edge is not None
-        if edge.mode == "gather_merge" and root.dop > 1:
-            streams = [
-                (b for t in self._streamed(i, deadline) for b in t.to_batches()) for i in range(root.dop)
-            ]
-            yield from merge_sorted(streams, edge.order, self.schema)
-        else:
-            for t in self._streamed(None, deadline):
-                yield from t.to_batches()
-
     def to_ray_dataset(self, timeout: float | None = None) -> Any:
-        """The result as a Ray Dataset over the objects the root instances yielded: the
-        data goes from the workers to the Dataset without passing through the driver
-        (a sorted result of several instances is merged by one Ray task)."""
+        """The result as a Ray Dataset. For a job submitted with ``stream=True``, over the
+        objects the root instances yielded: the data goes from the workers to the
+        Dataset without passing through the driver."""
         import ray.data
 
-        if self._consumed:
+        if self._stream is not None and self._stream.consumed:
             raise DataflowError(f"the result of job {self.name} was consumed by iter_batches()")
         self._wait(timeout)
         self._done = True
@@ -558,15 +460,8 @@ class RayJob(Job):
             raise self._error
         if self._result is not None:
             return ray.data.from_arrow(self._result)
-        refs, self._result_refs = self._result_refs, None
-        assert refs is not None
-        edge = self.graph.stages[0].output
-        assert edge is not None
-        if edge.mode == "gather_merge" and len(refs) > 1:
-            flat = [_merge_tables.remote(self.schema, edge.order, refs)]
-        else:
-            flat = [r for lst in refs for r in lst] or [ray.put(self.schema.empty_table())]
-        return ray.data.from_arrow_refs(flat)
+        assert self._stream is not None
+        return self._stream.dataset()
 
     # -- the user's handle ------------------------------------------------------------
 
@@ -635,10 +530,3 @@ class RayJob(Job):
             "morsels": sum(v[1] for v in morsels.values()),
         }
 
-
-@ray.remote(num_cpus=0)
-def _merge_tables(schema: pa.Schema, order: Any, per_instance: list[list[Any]]) -> pa.Table:
-    """Merge the sorted tables of several root instances into one (a Ray task, so a
-    sorted Dataset never passes through the driver)."""
-    streams = [(b for t in ray.get(refs) for b in t.to_batches()) for refs in per_instance]
-    return pa.Table.from_batches(list(merge_sorted(streams, order, schema)), schema=schema)
