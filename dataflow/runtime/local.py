@@ -17,41 +17,21 @@ from .channels import Aborted, CollectOutbox, ConsumerDone, Inbox
 from .coordinator import BlockingRendezvous, Coordinator
 from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
 from .stages import RESULT, Edge, StageGraph
-from .task import ConsumersDone, run_task
+from .task import EdgeOutbox, run_task
 
 
-class _QueueOutbox:
+class _QueueOutbox(EdgeOutbox):
+    """An edge between threads: straight into the consumers' inboxes."""
+
     def __init__(self, edge: Edge, producer: int, targets: list[Inbox]) -> None:
-        self.edge = edge
-        self.producer = producer
+        super().__init__(edge, producer, len(targets))
         self.targets = targets
-        self.seq = [0] * len(targets)
-        self.done = [False] * len(targets)
-        self.dests = [producer] if edge.mode == "forward" else list(range(len(targets)))
 
-    def _put(self, dest: int, batch: pa.RecordBatch | None) -> None:
-        if self.done[dest]:
-            return
+    def _deliver(self, dest: int, seq: int, payload: pa.RecordBatch | None) -> None:
         try:
-            self.targets[dest].put(self.edge.id, self.producer, self.seq[dest], batch)
+            self.targets[dest].put(self.edge.id, self.producer, seq, payload)
         except ConsumerDone:
             self.done[dest] = True
-        self.seq[dest] += 1
-
-    def send(self, dest: int, batch: pa.RecordBatch) -> None:
-        self._put(dest, batch)
-        if all(self.done[d] for d in self.dests):
-            raise ConsumersDone()
-
-    def broadcast(self, batch: pa.RecordBatch) -> None:
-        for dest in self.dests:
-            self._put(dest, batch)
-        if all(self.done[d] for d in self.dests):
-            raise ConsumersDone()
-
-    def close(self) -> None:
-        for dest in self.dests:
-            self._put(dest, None)
 
 
 class LocalJob(Job):

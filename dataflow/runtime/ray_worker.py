@@ -41,7 +41,7 @@ from .channels import DEFAULT_CAPACITY, Aborted, CollectOutbox, ConsumerDone, In
 from .coordinator import Coordinator, UnknownJob
 from .job import error_record
 from .stages import RESULT, Edge, Stage
-from .task import ConsumersDone, OperatorMetrics, run_task
+from .task import EdgeOutbox, OperatorMetrics, run_task
 
 PUSH_WINDOW = 4  # pushes in flight per consumer channel
 STREAM_WINDOW = 4  # result batches a root instance holds before the driver takes them
@@ -116,20 +116,17 @@ def _wait_ref(ref: Any, aborted: threading.Event, timeout: float | None = None) 
             raise rex.GetTimeoutError(f"no answer within {timeout:g} s")
 
 
-class RayOutbox:
-    """The sending end of an edge, from one producer instance to its consumers. At
-    most ``PUSH_WINDOW`` pushes are in flight per consumer: the producer waits for the
-    oldest before sending more, so a slow consumer slows its producers down."""
+class RayOutbox(EdgeOutbox):
+    """An edge between actors. At most ``PUSH_WINDOW`` pushes are in flight per
+    consumer: the producer waits for the oldest before sending more, so a slow
+    consumer slows its producers down."""
 
     def __init__(self, job: str, edge: Edge, producer: int, consumers: list[Any], aborted: threading.Event) -> None:
+        super().__init__(edge, producer, len(consumers))
         self.job = job
-        self.edge = edge
-        self.producer = producer
         self.consumers = consumers
         self.aborted = aborted
         self.inflight: list[deque] = [deque() for _ in consumers]
-        self.seq = [0] * len(consumers)
-        self.done = [False] * len(consumers)  # consumers that need nothing more
         self.blocked_seconds = 0.0  # time spent waiting for consumers (backpressure)
 
     def _wait(self, dest: int, ref: Any) -> None:
@@ -143,37 +140,16 @@ class RayOutbox:
         elif status != "ok":
             raise ChannelLost(f"consumer of edge {self.edge.id} no longer serves job {self.job} ({status})")
 
-    def _push(self, dest: int, payload: Any) -> None:
-        if self.done[dest]:
-            return
+    def _deliver(self, dest: int, seq: int, payload: Any) -> None:
         q = self.inflight[dest]
-        seq = self.seq[dest]
-        self.seq[dest] += 1
         q.append(self.consumers[dest].push.remote(self.job, self.edge.id, self.producer, seq, payload))
         while len(q) > PUSH_WINDOW:
             self._wait(dest, q.popleft())
 
-    def _targets(self) -> list[int]:
-        return [self.producer] if self.edge.mode == "forward" else list(range(len(self.consumers)))
+    def _shared(self, batch: pa.RecordBatch) -> Any:
+        return ray.put(batch)  # one copy in the object store, read by every consumer
 
-    def _check_done(self) -> None:
-        if all(self.done[d] for d in self._targets()):
-            raise ConsumersDone()
-
-    def send(self, dest: int, batch: pa.RecordBatch) -> None:
-        self._push(dest, batch)
-        if self.done[dest]:
-            self._check_done()
-
-    def broadcast(self, batch: pa.RecordBatch) -> None:
-        ref = ray.put(batch)  # one copy in the object store, read by every consumer
-        for dest in range(len(self.consumers)):
-            self._push(dest, ref)
-        self._check_done()
-
-    def close(self) -> None:
-        for dest in self._targets():
-            self._push(dest, None)
+    def _drain(self) -> None:
         for dest, q in enumerate(self.inflight):
             while q:
                 self._wait(dest, q.popleft())

@@ -57,6 +57,58 @@ class Outbox(Protocol):
         """Send end-of-stream to every consumer and wait for delivery."""
 
 
+class EdgeOutbox:
+    """The sending end of an edge, from one producer instance to its consumers: the
+    numbering of each consumer's stream, the consumers that need nothing more (a
+    LIMIT above them), and end-of-stream. A runtime says only how one batch travels
+    (:meth:`_deliver`, which marks ``done[dest]`` when the consumer says so), how a
+    broadcast batch is shared (:meth:`_shared`) and what to wait for at the end
+    (:meth:`_drain`)."""
+
+    def __init__(self, edge: Edge, producer: int, consumers: int) -> None:
+        self.edge = edge
+        self.producer = producer
+        self.seq = [0] * consumers
+        self.done = [False] * consumers  # consumers that need nothing more
+        self.dests = [producer] if edge.mode == "forward" else list(range(consumers))
+
+    def _deliver(self, dest: int, seq: int, payload: Any) -> None:
+        raise NotImplementedError
+
+    def _shared(self, batch: pa.RecordBatch) -> Any:
+        return batch
+
+    def _drain(self) -> None:
+        pass
+
+    def _put(self, dest: int, payload: Any) -> None:
+        if self.done[dest]:
+            return
+        seq = self.seq[dest]
+        self.seq[dest] += 1
+        self._deliver(dest, seq, payload)
+
+    def _check_done(self) -> None:
+        if all(self.done[d] for d in self.dests):
+            raise ConsumersDone()
+
+    def send(self, dest: int, batch: pa.RecordBatch) -> None:
+        self._put(dest, batch)
+        if self.done[dest]:
+            self._check_done()
+
+    def broadcast(self, batch: pa.RecordBatch) -> None:
+        payload = self._shared(batch)
+        for dest in self.dests:
+            self._put(dest, payload)
+        self._check_done()
+
+    def close(self) -> None:
+        for dest in self.dests:
+            self._put(dest, None)
+        self._drain()
+
+
 @dataclass
 class OperatorMetrics:
     """Counters of one operator instance."""
