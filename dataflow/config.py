@@ -40,6 +40,9 @@ class OptimizerSettings(BaseModel):
     two_phase_aggregate: bool = True
     # skip the partial phase when it would keep more than this share of its input
     partial_min_reduction: float = Field(default=0.5, ge=0.0, le=1.0)
+    # a semi or anti join builds on its kept (left) side when the other side has more
+    # than this many times its rows (a right semi/anti join)
+    right_semi_ratio: float = Field(default=2.0, gt=0.0)
 
 
 # the Session keywords that are optimizer settings

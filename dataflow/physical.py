@@ -223,7 +223,9 @@ class PHashJoin(PhysicalNode):
     ``broadcast`` (every instance gets the whole build side, the probe side stays
     where it is), ``partitioned`` (both sides hash partitioned on the keys) or
     ``single`` (one instance). ``condition`` is a residual predicate over the joined
-    columns. For ``right`` and ``full`` joins the build side cannot be broadcast."""
+    columns. For ``right`` and ``full`` joins the build side cannot be broadcast.
+    ``right_semi`` / ``right_anti`` output the build rows that have (have no) match:
+    the semi or anti join of a small side with a large one, built on the small side."""
 
     kind: _L["hash_join"] = "hash_join"
     left: PhysicalPlan
@@ -242,7 +244,10 @@ class PHashJoin(PhysicalNode):
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         # the logical join's rule with no distinct counts known (a key/foreign-key match)
-        return est.combine_join(self.how, child_rows[0], child_rows[1], None, None, est.selectivity(self.condition))
+        sel = est.selectivity(self.condition)
+        if self.how in ("right_semi", "right_anti"):
+            return est.combine_join(self.how[6:], child_rows[1], child_rows[0], None, None, sel)
+        return est.combine_join(self.how, child_rows[0], child_rows[1], None, None, sel)
 
     def required_distribution(self, i: int) -> Distribution:
         if self.strategy == "single":
@@ -255,6 +260,8 @@ class PHashJoin(PhysicalNode):
     def output_partitioning(self) -> Partitioning:
         if self.strategy == "partitioned" and self.how in ("inner", "left", "semi", "anti"):
             return Partitioning(kind="hash", n=self.dop, keys=self.left_keys)
+        if self.strategy == "partitioned" and self.how in ("right_semi", "right_anti"):
+            return Partitioning(kind="hash", n=self.dop, keys=self.right_keys)
         return self.left.output_partitioning() if self.strategy == "broadcast" else single_or_unknown(self.dop)
 
     def describe(self) -> str:

@@ -159,9 +159,12 @@ class PlanNode(BaseModel):
 
 def join_schema(left: Schema, right: Schema, how: str) -> Schema:
     """A join's output columns: the left's then the right's (the left's only for semi
-    and anti joins), those of a side that may be missing made nullable."""
+    and anti joins, the right's only for the right semi and anti joins of the physical
+    plan), those of a side that may be missing made nullable."""
     if how in ("semi", "anti"):
         return left
+    if how in ("right_semi", "right_anti"):
+        return right
     if how in ("right", "full"):
         left = tuple(f.replace(nullable=True) for f in left)
     if how in ("left", "full"):

@@ -59,7 +59,10 @@ ACERO_JOIN_TYPES = {
     "full": "full outer",
     "semi": "left semi",
     "anti": "left anti",
+    "right_semi": "right semi",
+    "right_anti": "right anti",
 }
+BUILD_SIDE = ("right_semi", "right_anti")  # joins that output build rows only
 
 # Hidden columns added to the join inputs (never part of the output; SEQ, the probe
 # batch number, is the gate's: see _probe_gate).
@@ -71,7 +74,8 @@ BID = "__df_build_row"  # build row number, for matched-row tracking
 class HashJoin(Operator):
     """Equi-join of the left (probe) and right (build) inputs on ``left_keys`` =
     ``right_keys``: inner, left, right, full, semi or anti (semi/anti output the left
-    rows that have / have no match). NULL keys never match; keys of different types
+    rows that have / have no match), right_semi or right_anti (the right rows that
+    have / have no match: the hash table is built on the side that is kept). NULL keys never match; keys of different types
     are cast to a common type first. ``condition`` is part of the match.
 
     ``null_aware`` (anti only, SQL ``NOT IN``): a NULL key on the build side empties
@@ -161,6 +165,10 @@ class HashJoin(Operator):
             for b in build.select(self.right_schema.names).to_batches():
                 if b.num_rows:
                     yield self._pad_left(b)
+        if self.how == "right_anti":
+            for b in build.select(self.right_schema.names).to_batches():
+                if b.num_rows:
+                    yield conform_batch(b, self.schema)
 
     # -- Acero plumbing ---------------------------------------------------------------
 
@@ -223,6 +231,8 @@ class HashJoin(Operator):
         right_out: list[str] = []
         if join_type not in ("left semi", "left anti"):
             right_out = [*self.right_schema.names] + ([BID] if with_bid else [])
+        if join_type in ("right semi", "right anti"):
+            left_out = []
         opts = ac.HashJoinNodeOptions(
             join_type,
             self.probe_keys,
@@ -294,6 +304,9 @@ class HashJoin(Operator):
         emitted if no pair of theirs passed; build rows without a passing pair are
         emitted at the end for right/full joins."""
         how = self.how
+        if how in BUILD_SIDE:
+            yield from self._build_side_with_residual(probe, build, cond)
+            return
         outer_probe = how in ("left", "full", "anti")
         with_pid = how in ("left", "full", "semi", "anti")
         with_bid = how in ("right", "full", "left", "anti")  # also tells unmatched probe rows
@@ -348,6 +361,23 @@ class HashJoin(Operator):
         if how in ("right", "full") and not build_matched.all():
             rest = build.filter(pa.array(~build_matched))
             yield from (self._pad_left(b) for b in rest.to_batches() if b.num_rows)
+
+    def _build_side_with_residual(
+        self, probe: Iterator[pa.RecordBatch], build: pa.Table, cond: ExprNode
+    ) -> Iterator[pa.RecordBatch]:
+        """Right semi/anti with ``cond``: an inner join marks the build rows with a
+        passing pair; once the probe side is done, those (semi) or the others (anti)
+        come out."""
+        gate = self._gate()
+        decl = self._declaration(probe, build, "inner", None, gate, with_bid=True)
+        pair_names = self.left_schema.names + self.right_schema.names
+        matched = np.zeros(build.num_rows, dtype=bool)
+        for batch in self._stream(decl, gate):
+            passed = numpy_bool(evaluate_predicate(cond, batch.select(pair_names)))
+            matched[batch.column(BID).to_numpy()[passed]] = True
+        keep = matched if self.how == "right_semi" else ~matched
+        rest = build.filter(pa.array(keep)).select(self.right_schema.names)
+        yield from (conform_batch(b, self.schema) for b in rest.to_batches() if b.num_rows)
 
     def _first_matches(
         self, batch: pa.RecordBatch, passed: np.ndarray, matched: _Bitmap

@@ -326,6 +326,14 @@ class PhysicalPlanner:
         elif how == "inner" and self.est.rows(node.left) < self.est.rows(node.right):
             # build the hash table on the smaller side
             j = self._hash_join(right, left, "inner", rcols, lcols, node, node.right, node.left)
+        elif (
+            how in ("semi", "anti") and not node.null_aware
+            and self.est.rows(node.left) * self.settings.right_semi_ratio < self.est.rows(node.right)
+        ):
+            # the kept side is the smaller: build on it and stream the other side through
+            # (a right semi/anti join); both sides are then partitioned on the keys, as
+            # broadcasting the kept side would keep its rows once per instance
+            j = self._hash_join(right, left, f"right_{how}", rcols, lcols, node, node.right, node.left)
         else:
             j = self._hash_join(left, right, how, lcols, rcols, node, node.left, node.right)
         return self._select(j, out_names)
@@ -358,7 +366,7 @@ class PhysicalPlanner:
             dop = probe.dop
         elif (
             how in ("inner", "left", "semi", "anti") and build_rows <= self.settings.broadcast_rows and cheaper
-        ):
+        ):  # (never right_semi/right_anti: the kept side must not be copied)
             strategy = "broadcast"
             dop = probe.dop
         else:

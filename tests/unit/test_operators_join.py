@@ -20,7 +20,7 @@ from dataflow.physical import PHashJoin, PNestedLoopJoin
 from tests.oracle import assert_same
 from tests.unit.test_operators import duck, run_op, source
 
-HOWS = ["inner", "left", "right", "full", "semi", "anti"]
+HOWS = ["inner", "left", "right", "full", "semi", "anti", "right_semi", "right_anti"]
 DUCK_JOIN = {
     "inner": "join",
     "left": "left join",
@@ -91,6 +91,8 @@ def hash_join(
 
 
 def expected_join(left: pa.Table, right: pa.Table, how: str, on: str) -> pa.Table:
+    if how in ("right_semi", "right_anti"):  # the right rows with (without) a match
+        return duck(f"select r.* from r {DUCK_JOIN[how[6:]]} l on {on}", l=left, r=right)
     cols = "l.*" if how in ("semi", "anti") else "l.*, r.*"
     return duck(f"select {cols} from l {DUCK_JOIN[how]} r on {on}", l=left, r=right)
 
@@ -108,8 +110,11 @@ def test_hash_join_multi_key_mixed_types(how: str) -> None:
     out = hash_join(left, right, how, ["ls", "ld"], ["rs", "rd"])
     assert_same(out, expected_join(left, right, how, "l.ls = r.rs and l.ld = r.rd"))
     # output types are the inputs' (normalized), not the common key types
+    if how in ("right_semi", "right_anti"):
+        assert out.schema.names == right.schema.names and out.schema.field("rd").type == pa.decimal128(9, 2)
+        return
     assert out.schema.field("ld").type == pa.decimal128(5, 1)
-    if how not in ("semi", "anti"):
+    if how not in ("semi", "anti", "right_semi", "right_anti"):
         assert out.schema.field("rs").type == pa.string()
 
 
