@@ -20,7 +20,7 @@ from typing import Literal as _L
 from typing import Union as _Union
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as _PField
 
 from .errors import PlanError
@@ -555,20 +555,17 @@ if TYPE_CHECKING:
     LogicalPlan = LogicalNode
 else:
     LogicalPlan = LogicalNode.plan_union()
-_ADAPTER: TypeAdapter[Any] = LogicalNode.complete(LogicalPlan)
+LogicalNode.complete(LogicalPlan)
 
 
 def load_plan(data: str | bytes) -> LogicalPlan:
     """Load a logical plan from its JSON."""
-    return _ADAPTER.validate_json(data)
+    return LogicalNode.load(data)
 
 
 def render(plan: LogicalPlan, indent: int = 0) -> str:
     """The plan as an indented tree, one node a line."""
-    lines = ["  " * indent + plan.describe()]
-    for c in plan.children():
-        lines.append(render(c, indent + 1))
-    return "\n".join(lines)
+    return plan.tree(indent=indent)
 
 
 __all__ = [

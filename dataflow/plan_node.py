@@ -17,6 +17,7 @@ plans from JSON) are built from the registry rather than from hand-written lists
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Protocol, Union
 
@@ -58,6 +59,8 @@ class PlanNode(BaseModel):
     # the fields that hold inputs, in order; a field may hold one plan or a tuple of
     # plans. Default: ``("input",)`` when the class has an ``input`` field, else none.
     child_fields: ClassVar[tuple[str, ...]] = ()
+    # loads the family's plans from JSON; set on the family base by ``complete``
+    json_adapter: ClassVar[TypeAdapter[Any]]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -144,12 +147,28 @@ class PlanNode(BaseModel):
         return Annotated[Union[tuple(cls.kinds.values())], Field(discriminator="kind")]
 
     @classmethod
-    def complete(cls, union: Any) -> TypeAdapter[Any]:
+    def complete(cls, union: Any) -> None:
         """Resolve every kind's plan fields (once the union has its module name) and
-        return the adapter that loads plans of this family from JSON."""
+        make :meth:`load` ready to load plans of this family from JSON."""
         for kind in cls.kinds.values():
             kind.model_rebuild()
-        return TypeAdapter(union)
+        cls.json_adapter = TypeAdapter(union)
+
+    @classmethod
+    def load(cls, data: str | bytes) -> Any:
+        """Load a plan of this family (any of its kinds) from its JSON."""
+        return cls.json_adapter.validate_json(data)
+
+    def tree(self, line: Callable[[Any], str] | None = None, indent: int = 0) -> str:
+        """The plan as an indented tree, one node a line: ``line(node)``, by default
+        the node's :meth:`describe`. Walked without recursion (plans can be deep)."""
+        lines: list[str] = []
+        stack: list[tuple[PlanNode, int]] = [(self, indent)]
+        while stack:
+            node, depth = stack.pop()
+            lines.append("  " * depth + (node.describe() if line is None else line(node)))
+            stack.extend((c, depth + 1) for c in reversed(node.children()))
+        return "\n".join(lines)
 
     @classmethod
     def overrides(cls, method: str, base: type) -> bool:
