@@ -32,7 +32,7 @@ from .distribution import (
 )
 from .expr import ExprNode, NamedExpr, conjuncts, display
 from .logical import Source
-from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
+from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 
@@ -431,9 +431,7 @@ class PExpand(PhysicalNode):
     gid: str
 
     def _schema(self) -> Schema:
-        by_name = {f.name: f for f in self.input.schema}
-        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
-        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+        return expand_schema(self.input.schema, self.keys, self.names, self.gid)
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * len(self.sets)
@@ -523,7 +521,7 @@ class PWrite(PhysicalNode):
     single: bool = False
 
     def _schema(self) -> Schema:
-        return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+        return WRITTEN_FILES
 
     def required_distribution(self, i: int) -> Distribution:
         return SINGLE if self.dop == 1 else ANY

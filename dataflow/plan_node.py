@@ -21,9 +21,10 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Protocol, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import Field as _PField
 
-from .types import Schema
+from .types import Field, Schema
 
 
 class RowEstimates(Protocol):
@@ -144,7 +145,7 @@ class PlanNode(BaseModel):
     def plan_union(cls) -> Any:
         """The discriminated union of every kind registered in this family so far
         (the type of a plan field), to be assigned to the family module's plan name."""
-        return Annotated[Union[tuple(cls.kinds.values())], Field(discriminator="kind")]
+        return Annotated[Union[tuple(cls.kinds.values())], _PField(discriminator="kind")]
 
     @classmethod
     def complete(cls, union: Any) -> None:
@@ -188,6 +189,21 @@ def join_schema(left: Schema, right: Schema, how: str) -> Schema:
     return left + right
 
 
+def expand_schema(input: Schema, keys: tuple[str, ...], names: tuple[str, ...], gid: str) -> Schema:
+    """GROUPING SETS' output columns (the logical and the physical expand's): the
+    input's, a nullable copy of each key ``keys[i]`` as ``names[i]``, then ``gid``."""
+    by_name = {f.name: f for f in input}
+    copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(keys, names, strict=True))
+    return input + copies + (Field(name=gid, type="int64", nullable=False),)
+
+
+# what a write outputs (the logical and the physical write): a row per file written
+WRITTEN_FILES: Schema = (
+    Field(name="path", type="string", nullable=False),
+    Field(name="rows", type="int64", nullable=False),
+)
+
+
 def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     """Rows left of ``rows`` after skipping ``offset`` and keeping at most ``limit``
     (the logical and the physical limit's estimate)."""
@@ -195,4 +211,4 @@ def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     return inner if limit is None else min(inner, float(limit))
 
 
-__all__ = ["PlanNode", "RowEstimates", "join_schema", "limit_rows"]
+__all__ = ["WRITTEN_FILES", "PlanNode", "RowEstimates", "expand_schema", "join_schema", "limit_rows"]
