@@ -51,7 +51,8 @@ from .expr import (
 from .kernels import lookup
 from .kernels.comparison import EQ
 from .kernels.registry import Kernel
-from .kernels.udf import Udf, call_udf, get_udf, register_udf
+from .kernels.udf import call_udf
+from .kernels.udf import register_udf as register_udf  # still imported from here by the runtime's workers
 from .kernels.values import ARROW_ERRORS as _ARROW_ERRORS
 from .kernels.values import MAX_DEC128 as _MAX_DEC128
 from .kernels.values import Value, align, bool_arg, broadcast, cast_to, coerce, is_const, unify
@@ -60,9 +61,9 @@ from .specs import AggSpec, WindowSpec, partial_columns
 from .types import Field, Schema, normalize_type, parse_type, resolve_type_name, schema_to_arrow, type_name
 
 __all__ = [
-    "Compiled", "Udf", "aggregate_result_type", "aggregate_state_fields", "check_predicate", "compile_expr",
-    "compile_predicate", "evaluate", "evaluate_predicate", "get_udf", "infer_aggregate_field", "infer_field",
-    "infer_window_field", "register_udf", "window_fields",
+    "Compiled", "aggregate_result_type", "aggregate_state_fields", "check_predicate", "compile_expr",
+    "compile_predicate", "evaluate", "evaluate_predicate", "infer_aggregate_field", "infer_field",
+    "infer_window_field", "window_fields",
 ]
 
 _RANKING = frozenset({"row_number", "rank", "dense_rank"})

@@ -5,8 +5,10 @@ plan; nothing runs until ``to_arrow()``, ``to_pandas()``, ``to_polars()``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pyarrow as pa
 
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from .session import Session
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
 def _names(plan: L.LogicalPlan) -> list[str]:
     return [f.name for f in plan.schema]
 
@@ -47,6 +53,29 @@ def _flatten(items: Sequence[Any]) -> list[Any]:
         else:
             out.append(x)
     return out
+
+
+def _arguments_of(template: Callable[_P, _R]) -> Callable[[Callable[..., _R]], Callable[_P, _R]]:
+    """Give the decorated method the arguments of ``template``, a sibling that takes the
+    same ones (``write_csv`` those of ``write_parquet``), so that they are declared once:
+    the method shows ``template``'s signature (to ``help``, the docs and type checkers)
+    and is called with every argument bound to it, its defaults filled in."""
+    signature = inspect.signature(template)
+
+    def decorate(method: Callable[..., _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as e:
+                raise TypeError(f"{method.__qualname__}() {e}") from None
+            bound.apply_defaults()
+            return method(*bound.args, **bound.kwargs)
+
+        call.__signature__ = signature  # type: ignore[attr-defined]
+        return call
+
+    return decorate
 
 
 class DataFrame:
@@ -360,29 +389,15 @@ class DataFrame:
         job leaves ``path`` as it was. Returns the files written (``path``, ``rows``)."""
         return self._write("parquet", path, partition_by, mode, single_file, parallelism)
 
-    def write_csv(
-        self,
-        path: str,
-        *,
-        partition_by: str | Sequence[str] | None = None,
-        mode: str = "error",
-        single_file: bool = False,
-        parallelism: int | None = None,
-    ) -> pa.Table:
-        """Write the result as CSV files with a header line (as :meth:`write_parquet`)."""
-        return self._write("csv", path, partition_by, mode, single_file, parallelism)
+    @_arguments_of(write_parquet)
+    def write_csv(self, path: str, **options: Any) -> pa.Table:
+        """Write the result as CSV files with a header line (the keywords as :meth:`write_parquet`)."""
+        return self._write("csv", path, **options)
 
-    def write_json(
-        self,
-        path: str,
-        *,
-        partition_by: str | Sequence[str] | None = None,
-        mode: str = "error",
-        single_file: bool = False,
-        parallelism: int | None = None,
-    ) -> pa.Table:
-        """Write the result as newline-delimited JSON (as :meth:`write_parquet`)."""
-        return self._write("json", path, partition_by, mode, single_file, parallelism)
+    @_arguments_of(write_parquet)
+    def write_json(self, path: str, **options: Any) -> pa.Table:
+        """Write the result as newline-delimited JSON (the keywords as :meth:`write_parquet`)."""
+        return self._write("json", path, **options)
 
     def _write(
         self,

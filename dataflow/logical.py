@@ -20,7 +20,7 @@ from typing import Literal as _L
 from typing import Union as _Union
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as _PField
 
 from .errors import PlanError
@@ -35,7 +35,7 @@ from .expr import (
     display,
     display_sort_key,
 )
-from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
+from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
@@ -446,7 +446,7 @@ class Write(LogicalNode):
     single: bool = False
 
     def _schema(self) -> Schema:
-        return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+        return WRITTEN_FILES
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return 1.0  # a row per file written: a handful
@@ -471,9 +471,7 @@ class Expand(LogicalNode):
     gid: str
 
     def _schema(self) -> Schema:
-        by_name = {f.name: f for f in self.input.schema}
-        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
-        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+        return expand_schema(self.input.schema, self.keys, self.names, self.gid)
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return est.rows(self.input) * len(self.sets)
@@ -555,20 +553,17 @@ if TYPE_CHECKING:
     LogicalPlan = LogicalNode
 else:
     LogicalPlan = LogicalNode.plan_union()
-_ADAPTER: TypeAdapter[Any] = LogicalNode.complete(LogicalPlan)
+LogicalNode.complete(LogicalPlan)
 
 
 def load_plan(data: str | bytes) -> LogicalPlan:
     """Load a logical plan from its JSON."""
-    return _ADAPTER.validate_json(data)
+    return LogicalNode.load(data)
 
 
 def render(plan: LogicalPlan, indent: int = 0) -> str:
     """The plan as an indented tree, one node a line."""
-    lines = ["  " * indent + plan.describe()]
-    for c in plan.children():
-        lines.append(render(c, indent + 1))
-    return "\n".join(lines)
+    return plan.tree(indent=indent)
 
 
 __all__ = [

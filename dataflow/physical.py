@@ -18,10 +18,8 @@ and is entered in :attr:`PhysicalNode.kinds`, from which :data:`PhysicalPlan` is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from typing import Literal as _L
-
-from pydantic import TypeAdapter
 
 from .distribution import (
     ANY,
@@ -34,7 +32,7 @@ from .distribution import (
 )
 from .expr import ExprNode, NamedExpr, conjuncts, display
 from .logical import Source
-from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
+from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 
@@ -118,6 +116,7 @@ class PScan(PhysicalNode):
 
 class PFilter(PhysicalNode):
     kind: _L["filter"] = "filter"
+    keeps_order: ClassVar[bool] = True
     input: PhysicalPlan
     predicate: ExprNode
 
@@ -127,7 +126,6 @@ class PFilter(PhysicalNode):
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * est.selectivity(self.predicate)
 
-    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Filter {display(self.predicate)}"
 
@@ -354,6 +352,7 @@ class PLimit(PhysicalNode):
     per-instance pre-limit it runs with ``offset=0`` and ``limit=limit+offset``."""
 
     kind: _L["limit"] = "limit"
+    keeps_order: ClassVar[bool] = True
     input: PhysicalPlan
     limit: int | None
     offset: int = 0
@@ -371,7 +370,6 @@ class PLimit(PhysicalNode):
     def required_distribution(self, i: int) -> Distribution:
         return SINGLE if self.scope == "global" else ANY
 
-    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Limit({self.scope}) {self.limit}" + (f" offset {self.offset}" if self.offset else "")
 
@@ -440,9 +438,7 @@ class PExpand(PhysicalNode):
     gid: str
 
     def _schema(self) -> Schema:
-        by_name = {f.name: f for f in self.input.schema}
-        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
-        return self.input.schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+        return expand_schema(self.input.schema, self.keys, self.names, self.gid)
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * len(self.sets)
@@ -532,7 +528,7 @@ class PWrite(PhysicalNode):
     single: bool = False
 
     def _schema(self) -> Schema:
-        return (Field(name="path", type="string", nullable=False), Field(name="rows", type="int64", nullable=False))
+        return WRITTEN_FILES
 
     def required_distribution(self, i: int) -> Distribution:
         return SINGLE if self.dop == 1 else ANY
@@ -554,6 +550,7 @@ class PSample(PhysicalNode):
 
     kind: _L["sample"] = "sample"
     planned_from: ClassVar[str | None] = "sample"
+    keeps_order: ClassVar[bool] = True
     input: PhysicalPlan
     fraction: float
     seed: int
@@ -564,7 +561,6 @@ class PSample(PhysicalNode):
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * self.fraction
 
-    keeps_order: ClassVar[bool] = True
     def describe(self) -> str:
         return f"Sample {self.fraction:g} seed={self.seed}"
 
@@ -573,25 +569,26 @@ if TYPE_CHECKING:
     PhysicalPlan = PhysicalNode
 else:
     PhysicalPlan = PhysicalNode.plan_union()
-_ADAPTER: TypeAdapter[Any] = PhysicalNode.complete(PhysicalPlan)
+PhysicalNode.complete(PhysicalPlan)
 
 
 def load_physical(data: str | bytes) -> PhysicalPlan:
     """Load a physical plan from its JSON."""
-    return _ADAPTER.validate_json(data)
+    return PhysicalNode.load(data)
 
 
 def render(plan: PhysicalPlan, indent: int = 0, estimates: bool = False) -> str:
     """The plan as an indented tree with each node's degree of parallelism."""
-    extra = ""
-    if estimates and plan.est_rows is not None:
-        extra = f" rows={plan.est_rows:,.0f}"
-        if plan.est_cost is not None:
-            extra += f" cost={plan.est_cost:,.1f}"
-    lines = ["  " * indent + f"{plan.describe()}  [dop={plan.dop}{extra}]"]
-    for c in plan.children():
-        lines.append(render(c, indent + 1, estimates))
-    return "\n".join(lines)
+
+    def line(node: PhysicalPlan) -> str:
+        extra = ""
+        if estimates and node.est_rows is not None:
+            extra = f" rows={node.est_rows:,.0f}"
+            if node.est_cost is not None:
+                extra += f" cost={node.est_cost:,.1f}"
+        return f"{node.describe()}  [dop={node.dop}{extra}]"
+
+    return plan.tree(line, indent)
 
 
 def walk(plan: PhysicalPlan):

@@ -17,12 +17,14 @@ plans from JSON) are built from the registry rather than from hand-written lists
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Protocol, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import Field as _PField
 
-from .types import Schema
+from .types import Field, Schema
 
 
 class RowEstimates(Protocol):
@@ -58,6 +60,8 @@ class PlanNode(BaseModel):
     # the fields that hold inputs, in order; a field may hold one plan or a tuple of
     # plans. Default: ``("input",)`` when the class has an ``input`` field, else none.
     child_fields: ClassVar[tuple[str, ...]] = ()
+    # loads the family's plans from JSON; set on the family base by ``complete``
+    json_adapter: ClassVar[TypeAdapter[Any]]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -141,15 +145,31 @@ class PlanNode(BaseModel):
     def plan_union(cls) -> Any:
         """The discriminated union of every kind registered in this family so far
         (the type of a plan field), to be assigned to the family module's plan name."""
-        return Annotated[Union[tuple(cls.kinds.values())], Field(discriminator="kind")]
+        return Annotated[Union[tuple(cls.kinds.values())], _PField(discriminator="kind")]
 
     @classmethod
-    def complete(cls, union: Any) -> TypeAdapter[Any]:
+    def complete(cls, union: Any) -> None:
         """Resolve every kind's plan fields (once the union has its module name) and
-        return the adapter that loads plans of this family from JSON."""
+        make :meth:`load` ready to load plans of this family from JSON."""
         for kind in cls.kinds.values():
             kind.model_rebuild()
-        return TypeAdapter(union)
+        cls.json_adapter = TypeAdapter(union)
+
+    @classmethod
+    def load(cls, data: str | bytes) -> Any:
+        """Load a plan of this family (any of its kinds) from its JSON."""
+        return cls.json_adapter.validate_json(data)
+
+    def tree(self, line: Callable[[Any], str] | None = None, indent: int = 0) -> str:
+        """The plan as an indented tree, one node a line: ``line(node)``, by default
+        the node's :meth:`describe`. Walked without recursion (plans can be deep)."""
+        lines: list[str] = []
+        stack: list[tuple[PlanNode, int]] = [(self, indent)]
+        while stack:
+            node, depth = stack.pop()
+            lines.append("  " * depth + (node.describe() if line is None else line(node)))
+            stack.extend((c, depth + 1) for c in reversed(node.children()))
+        return "\n".join(lines)
 
     @classmethod
     def overrides(cls, method: str, base: type) -> bool:
@@ -172,6 +192,21 @@ def join_schema(left: Schema, right: Schema, how: str) -> Schema:
     return left + right
 
 
+def expand_schema(input: Schema, keys: tuple[str, ...], names: tuple[str, ...], gid: str) -> Schema:
+    """GROUPING SETS' output columns (the logical and the physical expand's): the
+    input's, a nullable copy of each key ``keys[i]`` as ``names[i]``, then ``gid``."""
+    by_name = {f.name: f for f in input}
+    copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(keys, names, strict=True))
+    return input + copies + (Field(name=gid, type="int64", nullable=False),)
+
+
+# what a write outputs (the logical and the physical write): a row per file written
+WRITTEN_FILES: Schema = (
+    Field(name="path", type="string", nullable=False),
+    Field(name="rows", type="int64", nullable=False),
+)
+
+
 def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     """Rows left of ``rows`` after skipping ``offset`` and keeping at most ``limit``
     (the logical and the physical limit's estimate)."""
@@ -179,4 +214,4 @@ def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     return inner if limit is None else min(inner, float(limit))
 
 
-__all__ = ["PlanNode", "RowEstimates", "join_schema", "limit_rows"]
+__all__ = ["WRITTEN_FILES", "PlanNode", "RowEstimates", "expand_schema", "join_schema", "limit_rows"]

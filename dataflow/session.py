@@ -419,8 +419,8 @@ class Session:
         then ``df.select(f(col("x")))``. A UDF that is not ``parallel_safe`` (it keeps
         state, or calls something that must not run twice at once) makes the part of
         a plan that calls it run on one instance."""
-        from .compute import register_udf
         from .expr import Call, Expr, to_expr
+        from .kernels.udf import register_udf
         from .types import type_name
 
         if not callable(fn):

@@ -177,31 +177,11 @@ class PhysicalPlanner:
             if planned is not None:
                 return planned
         child = self.plan(node.input)
-        args = [
-            x
-            for a in node.aggs
-            if isinstance(a.expr, AggCall)
-            for x in (a.expr.arg, a.expr.arg2)
-            if x is not None
-        ]
-        child, cols = self._columns_for(child, [k.expr for k in node.keys] + args, "agg", only=True)
+        child, cols = self._columns_for(
+            child, [k.expr for k in node.keys] + _agg_args(node.aggs), "agg", only=True
+        )
         key_cols = cols[: len(node.keys)]
-        arg_cols = iter(cols[len(node.keys) :])
-        specs = []
-        for a in node.aggs:
-            assert isinstance(a.expr, AggCall)
-            arg = None if a.expr.arg is None else next(arg_cols)
-            arg2 = None if a.expr.arg2 is None else next(arg_cols)
-            specs.append(
-                AggSpec(
-                    name=a.name,
-                    fn=a.expr.fn,
-                    arg=arg,
-                    distinct=a.expr.distinct,
-                    arg2=arg2,
-                    param=a.expr.param,
-                )
-            )
+        specs = _agg_specs(node.aggs, cols[len(node.keys) :])
         # name the key columns as the logical node does
         if any(k.name != c for k, c in zip(node.keys, key_cols, strict=True)):
             exprs = [
@@ -215,7 +195,7 @@ class PhysicalPlanner:
         groups = self.est.rows(node)
         rows = max(1.0, self.est.rows(node.input))
         return self.aggregate(
-            child, tuple(key_cols), tuple(specs), groups=groups,
+            child, tuple(key_cols), specs, groups=groups,
             reduces=groups / rows <= self.settings.partial_min_reduction,
         )
 
@@ -231,16 +211,13 @@ class PhysicalPlanner:
             return None
         if not all(isinstance(k.expr, ColumnRef) and k.expr.name in copies for k in node.keys):
             return None
-        args: list[ExprNode] = []
         for a in node.aggs:
             e = a.expr
             if not isinstance(e, AggCall) or e.distinct or e.fn in HOLISTIC_AGGREGATES:
                 return None
-            for x in (e.arg, e.arg2):
-                if x is not None:
-                    if not columns_used(x) <= inner:
-                        return None
-                    args.append(x)
+        args = _agg_args(node.aggs)
+        if not all(columns_used(x) <= inner for x in args):
+            return None
         # only when grouping by all the keys reduces the rows; else (nearly unique keys,
         # TPC-DS Q67) expand the rows and let the partial aggregate after it reduce the
         # coarser sets before the exchange
@@ -252,20 +229,14 @@ class PhysicalPlanner:
             return None
         child = self.plan(ex.input)
         child, cols = self._columns_for(child, [ColumnRef(name=k) for k in ex.keys] + args, "agg", only=True)
-        arg_cols = iter(cols[len(ex.keys) :])
-        specs = []
-        for a in node.aggs:
-            assert isinstance(a.expr, AggCall)
-            arg = None if a.expr.arg is None else next(arg_cols)
-            arg2 = None if a.expr.arg2 is None else next(arg_cols)
-            specs.append(AggSpec(name=a.name, fn=a.expr.fn, arg=arg, arg2=arg2, param=a.expr.param))
-        partial = _partial(child, ex.keys, tuple(specs), finest_groups)
+        specs = _agg_specs(node.aggs, cols[len(ex.keys) :])
+        partial = _partial(child, ex.keys, specs, finest_groups)
         expand = PExpand(
             input=partial, keys=ex.keys, names=ex.names, sets=ex.sets, gid=ex.gid, dop=partial.dop
         )
         final_keys = tuple(k.expr.name for k in node.keys if isinstance(k.expr, ColumnRef))
         out: PhysicalPlan = PHashAggregate(
-            input=expand, mode="final", keys=final_keys, aggs=tuple(specs), dop=self.settings.dop
+            input=expand, mode="final", keys=final_keys, aggs=specs, dop=self.settings.dop
         )
         if any(k.name != c for k, c in zip(node.keys, final_keys, strict=True)):
             exprs = [
@@ -470,6 +441,26 @@ class PhysicalPlanner:
             dop=1 if single else child.dop,
         )
 
+
+
+def _agg_args(aggs: tuple[NamedExpr, ...]) -> list[ExprNode]:
+    """The arguments of the aggregate calls ``aggs``, in order (the second after the first)."""
+    calls = [a.expr for a in aggs if isinstance(a.expr, AggCall)]
+    return [x for c in calls for x in (c.arg, c.arg2) if x is not None]
+
+
+def _agg_specs(aggs: tuple[NamedExpr, ...], arg_cols: list[str]) -> tuple[AggSpec, ...]:
+    """The aggregate calls ``aggs`` as specs over ``arg_cols``, the columns their
+    :func:`_agg_args` were planned into."""
+    cols = iter(arg_cols)
+    specs = []
+    for a in aggs:
+        e = a.expr
+        assert isinstance(e, AggCall)
+        arg = None if e.arg is None else next(cols)
+        arg2 = None if e.arg2 is None else next(cols)
+        specs.append(AggSpec(name=a.name, fn=e.fn, arg=arg, distinct=e.distinct, arg2=arg2, param=e.param))
+    return tuple(specs)
 
 
 def _partial(child: PhysicalPlan, keys: tuple[str, ...], aggs: tuple[AggSpec, ...], groups: float) -> PhysicalPlan:

@@ -84,6 +84,10 @@ class Expr:
     def _call(self, fn: str, *others: Any) -> Expr:
         return Expr(Call(fn=fn, args=(self.node, *(_node(o) for o in others))))
 
+    def _rcall(self, fn: str, o: Any) -> Expr:
+        # the reflected operators (``1 - col("a")``): ``o`` is the left operand
+        return Expr(Call(fn=fn, args=(_node(o), self.node)))
+
     # arithmetic
     def __add__(self, o: Any) -> Expr:
         if isinstance(o, Interval):
@@ -91,7 +95,7 @@ class Expr:
         return self._call("add", o)
 
     def __radd__(self, o: Any) -> Expr:
-        return Expr(Call(fn="add", args=(_node(o), self.node)))
+        return self._rcall("add", o)
 
     def __sub__(self, o: Any) -> Expr:
         if isinstance(o, Interval):
@@ -99,19 +103,19 @@ class Expr:
         return self._call("subtract", o)
 
     def __rsub__(self, o: Any) -> Expr:
-        return Expr(Call(fn="subtract", args=(_node(o), self.node)))
+        return self._rcall("subtract", o)
 
     def __mul__(self, o: Any) -> Expr:
         return self._call("multiply", o)
 
     def __rmul__(self, o: Any) -> Expr:
-        return Expr(Call(fn="multiply", args=(_node(o), self.node)))
+        return self._rcall("multiply", o)
 
     def __truediv__(self, o: Any) -> Expr:
         return self._call("divide", o)
 
     def __rtruediv__(self, o: Any) -> Expr:
-        return Expr(Call(fn="divide", args=(_node(o), self.node)))
+        return self._rcall("divide", o)
 
     def __mod__(self, o: Any) -> Expr:
         return self._call("modulo", o)
@@ -151,13 +155,13 @@ class Expr:
         return self._call("and", o)
 
     def __rand__(self, o: Any) -> Expr:
-        return Expr(Call(fn="and", args=(_node(o), self.node)))
+        return self._rcall("and", o)
 
     def __or__(self, o: Any) -> Expr:
         return self._call("or", o)
 
     def __ror__(self, o: Any) -> Expr:
-        return Expr(Call(fn="or", args=(_node(o), self.node)))
+        return self._rcall("or", o)
 
     def __invert__(self) -> Expr:
         return self._call("not")

@@ -19,7 +19,6 @@ from dataflow.compute import (
     infer_aggregate_field,
     infer_field,
     infer_window_field,
-    register_udf,
     window_fields,
 )
 from dataflow.errors import ArithmeticOverflowError, PlanError, UnknownColumnError, UnsupportedError
@@ -41,6 +40,7 @@ from dataflow.expr import (
     lit,
     when,
 )
+from dataflow.kernels.udf import register_udf
 from dataflow.specs import AggSpec, WindowSpec
 from dataflow.types import Field, normalize_type, schema_from_arrow
 

@@ -17,8 +17,9 @@ import dataflow
 from dataflow import DataFrame, col, interval, lit, when
 from dataflow import functions as F
 from dataflow import logical as L
-from dataflow.compute import infer_field, register_udf
+from dataflow.compute import infer_field
 from dataflow.expr import Call, Case, Cast, ColumnRef, ExprNode, InList, Literal
+from dataflow.kernels.udf import register_udf
 from dataflow.optimizer.rules.fold_constants import fold_constants, fold_expr
 from dataflow.types import Field, schema_from_arrow
 from tests.golden import GOLDEN as GOLDEN_DIR

@@ -5,6 +5,7 @@ write modes, atomicity when the job fails, and batch iteration."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 
 import duckdb
@@ -120,6 +121,24 @@ def test_json_round_trip(s, tmp_path):
         f"select id, grp, cat, amount, cast(day as date) as day from read_json('{out}/*.json')"
     ).to_arrow_table()
     assert_same(duck, table())
+
+
+def test_writers_share_keywords(s, tmp_path):
+    # write_csv and write_json take write_parquet's keywords: they show its signature
+    # and are called with its defaults (mode="error") and its argument checks
+    df = s.table("src")
+    want = inspect.signature(dataflow.DataFrame.write_parquet)
+    for name in ("write_csv", "write_json"):
+        assert inspect.signature(getattr(dataflow.DataFrame, name)) == want
+        with pytest.raises(TypeError, match=f"DataFrame.{name}.. got an unexpected keyword argument 'single_fle'"):
+            getattr(df, name)(str(tmp_path / name), single_fle=True)
+        with pytest.raises(TypeError, match="too many positional arguments"):
+            getattr(df, name)(str(tmp_path / name), "grp")
+    out = tmp_path / "one.json"
+    df.filter(col("id") < 3).write_json(str(out), single_file=True)
+    with pytest.raises(dataflow.DataflowError, match="already exists"):
+        df.write_json(str(out), single_file=True)
+    assert duckdb.sql(f"select id from read_json('{out}') order by id").fetchall() == [(0,), (1,), (2,)]
 
 
 def test_single_file_keeps_order(s, tmp_path):
