@@ -52,7 +52,6 @@ from .kernels import lookup
 from .kernels.comparison import EQ
 from .kernels.registry import Kernel
 from .kernels.udf import call_udf
-from .kernels.udf import register_udf as register_udf  # still imported from here by the runtime's workers
 from .kernels.values import ARROW_ERRORS as _ARROW_ERRORS
 from .kernels.values import MAX_DEC128 as _MAX_DEC128
 from .kernels.values import Value, align, bool_arg, broadcast, cast_to, coerce, is_const, unify

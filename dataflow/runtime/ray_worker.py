@@ -270,7 +270,7 @@ class Worker:
         self, spec: TaskSpec, inbox: Inbox, aborted: threading.Event, stream: asyncio.Queue | None,
         loop: asyncio.AbstractEventLoop,
     ) -> dict[str, Any]:
-        from dataflow.compute import register_udf
+        from dataflow.kernels.udf import register_udf
 
         stage, instance, job = spec.stage, spec.instance, spec.job
         try:
