@@ -27,6 +27,17 @@ class Partitioning(Frozen):
     order: tuple[OrderSpec, ...] = ()
 
 
+class Route(Frozen):
+    """How an exchange moves rows, shared by the plan's ``PExchange`` and the stage
+    graph's edges: ``mode`` (``hash``, ``range``, ``broadcast``, ``round_robin``,
+    ``gather``, ``gather_merge``; in the stage graph also ``forward``, instance i to
+    instance i), the hash ``keys``, and the ``order`` of a range split or a merge."""
+
+    mode: str
+    keys: tuple[str, ...] = ()
+    order: tuple[OrderSpec, ...] = ()
+
+
 class Distribution(Frozen):
     """What a node requires of an input: ``any``, ``single``, ``hash`` on ``keys``,
     ``broadcast`` (every instance sees all rows), or ``range`` on ``order``."""
@@ -72,6 +83,6 @@ def renamed_partitioning(p: Partitioning, names: dict[str, str]) -> Partitioning
     return p
 
 
-__all__ = [
+__all__ = ["Route",
     "ANY", "SINGLE", "Distribution", "Partitioning", "renamed_order", "renamed_partitioning", "single_or_unknown",
 ]

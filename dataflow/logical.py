@@ -569,5 +569,5 @@ def render(plan: LogicalPlan, indent: int = 0) -> str:
 __all__ = [
     "JOIN_TYPES", "WRITE_FORMATS", "Columns", "Field", "LogicalNode", "LogicalPlan", "MemorySource", "ParquetSource",
     "Source", "TextSource", "check_fraction", "load_plan", "render",
-    *(cls.__name__ for cls in LogicalNode.kinds.values()),
+    *LogicalNode.kinds_named(),
 ]

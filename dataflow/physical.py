@@ -26,13 +26,14 @@ from .distribution import (
     SINGLE,
     Distribution,
     Partitioning,
+    Route,
     renamed_order,
     renamed_partitioning,
     single_or_unknown,
 )
 from .expr import ExprNode, NamedExpr, conjuncts, display
 from .logical import Source
-from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows
+from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows, walk
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 
@@ -221,9 +222,8 @@ class PHashJoin(PhysicalNode):
     ``broadcast`` (every instance gets the whole build side, the probe side stays
     where it is), ``partitioned`` (both sides hash partitioned on the keys) or
     ``single`` (one instance). ``condition`` is a residual predicate over the joined
-    columns. For ``right`` and ``full`` joins the build side cannot be broadcast.
-    ``right_semi`` / ``right_anti`` output the build rows that have (have no) match:
-    the semi or anti join of a small side with a large one, built on the small side."""
+    columns. For ``right`` and ``full`` joins the build side cannot be broadcast;
+    ``right_semi``/``right_anti`` keep the build rows with (without) a match."""
 
     kind: _L["hash_join"] = "hash_join"
     left: PhysicalPlan
@@ -484,6 +484,10 @@ class PExchange(PhysicalNode):
     def _schema(self) -> Schema:
         return self.input.schema
 
+    @property
+    def route(self) -> Route:  # what the stage graph's edge carries
+        return Route(mode=self.mode, keys=self.keys, order=self.order)
+
     estimate_rows = PhysicalNode.rows_of_input
 
     def output_partitioning(self) -> Partitioning:
@@ -591,14 +595,4 @@ def render(plan: PhysicalPlan, indent: int = 0, estimates: bool = False) -> str:
     return plan.tree(line, indent)
 
 
-def walk(plan: PhysicalPlan):
-    """Yield every node of the plan, parents first."""
-    yield plan
-    for c in plan.children():
-        yield from walk(c)
-
-
-__all__ = [
-    "Field", "PhysicalNode", "PhysicalPlan", "load_physical", "render", "walk",
-    *(cls.__name__ for cls in PhysicalNode.kinds.values()),
-]
+__all__ = ["Field", "PhysicalNode", "PhysicalPlan", "load_physical", "render", "walk", *PhysicalNode.kinds_named()]

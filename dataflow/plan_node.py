@@ -17,7 +17,7 @@ plans from JSON) are built from the registry rather than from hand-written lists
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Protocol, Union
 
@@ -89,6 +89,11 @@ class PlanNode(BaseModel):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, *(_hashable(getattr(self, f)) for f in type(self).model_fields)))
+
+    @classmethod
+    def kinds_named(cls) -> list[str]:
+        """The class names of the family's node kinds (for ``__all__``)."""
+        return [k.__name__ for k in cls.kinds.values()]
 
     def children(self) -> tuple[Any, ...]:
         """The inputs, in the order of :attr:`child_fields`."""
@@ -214,4 +219,11 @@ def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     return inner if limit is None else min(inner, float(limit))
 
 
-__all__ = ["WRITTEN_FILES", "PlanNode", "RowEstimates", "expand_schema", "join_schema", "limit_rows"]
+def walk(plan: Any) -> Iterator[Any]:
+    """Every node of a plan (logical or physical), parents first."""
+    yield plan
+    for c in plan.children():
+        yield from walk(c)
+
+
+__all__ = ["WRITTEN_FILES", "PlanNode", "RowEstimates", "expand_schema", "join_schema", "limit_rows", "walk"]

@@ -13,25 +13,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dataflow.distribution import Route
 from dataflow.physical import PExchange, PhysicalPlan, PScan
 from dataflow.specs import OrderSpec
 
 RESULT = -1  # the consumer id of the edge that carries the query result to the caller
+FORWARD = Route(mode="forward")  # instance i feeds instance i (chaining off)
+GATHER = Route(mode="gather")
 
 
 @dataclass(frozen=True)
 class Edge:
     """A channel between stages: ``producers`` instances of stage ``producer`` send
-    to ``consumers`` instances of stage ``consumer``, routed by ``mode``."""
+    to ``consumers`` instances of stage ``consumer``, routed as ``route`` says (the
+    :class:`~dataflow.distribution.Route` of the plan's exchange, or ``forward``)."""
 
     id: str
     producer: int
     consumer: int
-    mode: str  # hash | range | broadcast | round_robin | gather | gather_merge | forward | result
+    route: Route
     producers: int
     consumers: int
-    keys: tuple[str, ...] = ()
-    order: tuple[OrderSpec, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        return self.route.mode
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.route.keys
+
+    @property
+    def order(self) -> tuple[OrderSpec, ...]:
+        return self.route.order
 
     @property
     def senders(self) -> int:
@@ -97,8 +111,8 @@ def build_stages(plan: PhysicalPlan, chain: bool = True) -> StageGraph:
             if isinstance(child, PExchange):
                 producer = new_stage(child.input, f"{cpath}.0")
                 edge = Edge(
-                    id=cpath, producer=producer.id, consumer=stage.id, mode=child.mode,
-                    producers=child.input.dop, consumers=child.dop, keys=child.keys, order=child.order,
+                    id=cpath, producer=producer.id, consumer=stage.id, route=child.route,
+                    producers=child.input.dop, consumers=child.dop,
                 )
                 producer.output = edge
                 stage.inputs[cpath] = edge
@@ -106,7 +120,7 @@ def build_stages(plan: PhysicalPlan, chain: bool = True) -> StageGraph:
             elif not chain:
                 producer = new_stage(child, cpath)
                 edge = Edge(
-                    id=cpath, producer=producer.id, consumer=stage.id, mode="forward",
+                    id=cpath, producer=producer.id, consumer=stage.id, route=FORWARD,
                     producers=child.dop, consumers=node.dop,
                 )
                 producer.output = edge
@@ -118,13 +132,10 @@ def build_stages(plan: PhysicalPlan, chain: bool = True) -> StageGraph:
     if isinstance(plan, PExchange) and plan.mode in ("gather", "gather_merge"):
         # the final gather happens in the caller, which merges the root instances' outputs
         root = new_stage(plan.input, "0.0")
-        root.output = Edge(
-            id="0", producer=root.id, consumer=RESULT, mode=plan.mode, producers=plan.input.dop,
-            consumers=1, order=plan.order,
-        )
+        root.output = Edge(id="0", producer=root.id, consumer=RESULT, route=plan.route, producers=plan.input.dop, consumers=1)
         visit(plan.input, "0.0", root)
     else:
         root = new_stage(plan, "0")
-        root.output = Edge(id="0", producer=root.id, consumer=RESULT, mode="gather", producers=plan.dop, consumers=1)
+        root.output = Edge(id="0", producer=root.id, consumer=RESULT, route=GATHER, producers=plan.dop, consumers=1)
         visit(plan, "0", root)
     return StageGraph(stages=stages)
