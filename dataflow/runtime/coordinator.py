@@ -27,6 +27,8 @@ import pyarrow as pa
 from dataflow.exchange import split_points
 from dataflow.operators.base import Morsel
 
+GUIDED_MAX = 16  # morsels handed out at most per call
+
 
 class UnknownJob(RuntimeError):
     """The coordinator has no state for this job (it was restarted, or the job ended)."""
@@ -60,14 +62,20 @@ class Coordinator:
         if job not in self._jobs:
             raise UnknownJob(f"the coordinator has no state for job {job} (was it restarted?)")
 
-    def next_morsels(self, job: str, key: str, n: int) -> list[Morsel | None]:
+    def next_morsels(self, job: str, key: str, n: int, share: int = 0) -> list[Morsel | None]:
         """Up to ``n`` morsels at once (fewer round trips for small morsels), followed by
-        ``None`` once the scan has none left, so the caller need not ask again."""
+        ``None`` once the scan has none left, so the caller need not ask again. With
+        ``share`` (the scan's number of instances), guided self-scheduling: each call
+        takes a share of what is left, ``ceil(left / (2 * share))`` and at most
+        ``GUIDED_MAX``, so a scan of many morsels costs a few round trips while the
+        last morsels still go one or two at a time to whoever is free."""
         with self._lock:
             self._check(job)
             q = self._morsels.get((job, key))
             if q is None:
                 raise UnknownJob(f"job {job} registered no morsels for scan {key}")
+            if share > 0:
+                n = max(n, min(GUIDED_MAX, -(-len(q) // (2 * share))))
             out: list[Morsel | None] = []
             while q and len(out) < n:
                 out.append(q.popleft())

@@ -296,7 +296,7 @@ class Worker:
                 if not q:
                     if key in exhausted:
                         return None
-                    q.extend(_wait_ref(coord.next_morsels.remote(job, key, 2), aborted, CONTROL_TIMEOUT))
+                    q.extend(_wait_ref(coord.next_morsels.remote(job, key, 2, stage.dop), aborted, CONTROL_TIMEOUT))
                 m = q.popleft() if q else None
                 if m is None:  # the coordinator said none are left: do not ask again
                     exhausted.add(key)
@@ -459,12 +459,12 @@ class CoordinatorActor:
         except asyncio.TimeoutError:
             self._registered.pop(job, None)
 
-    async def next_morsels(self, job: str, key: str, n: int) -> list[Any]:
+    async def next_morsels(self, job: str, key: str, n: int, share: int = 0) -> list[Any]:
         await self._known(job)
-        got = self.c.next_morsels(job, key, n)
+        got = self.c.next_morsels(job, key, n, share)
         left = self.c.progress(job).get(key, (0, 0))[0]
         scan = self._scans.get(job, {}).get(key, key)
-        ray_metrics.morsels(self.session, self._query.get(job, ""), scan, len(got), left)
+        ray_metrics.morsels(self.session, self._query.get(job, ""), scan, sum(m is not None for m in got), left)
         return got
 
     async def progress(self, job: str) -> dict[str, tuple[int, int]]:
