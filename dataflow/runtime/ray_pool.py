@@ -151,39 +151,47 @@ class ActorPool:
                 self._cv.notify_all()
             return self._take(placement)
 
+    def _locate(self, workers: list[Leased], timeout: float) -> tuple[list[tuple[Leased, str]], set[int], list[Leased]]:
+        """Ping ``workers``: those that answer are marked started and their ``node`` set
+        to where they really run. Returns (the moved ones with the node they were
+        filed under, the ids of those that failed, those that did not answer in time)."""
+        refs = {w.actor.ping.remote(): w for w in workers}
+        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=timeout) if refs else ([], [])
+        moved: list[tuple[Leased, str]] = []
+        failed: set[int] = set()
+        for r in ready:
+            w = refs[r]
+            try:
+                _, node = ray.get(r)
+            except Exception:
+                failed.add(id(w))
+                continue
+            w.started = True
+            if node != w.node:  # soft affinity put it elsewhere (its node was not ready yet)
+                moved.append((w, w.node))
+                w.node = node
+        return moved, failed, [refs[r] for r in late]
+
     def settle(self, workers: list[Leased], timeout: float = 30.0) -> list[Leased]:
         """Check that new workers run where they were placed, and replace those that do
         not (once). On a cluster whose node just joined, Ray's soft affinity may start
         an actor elsewhere while the scheduler has not seen the node yet; the worker is
         then kept idle under its real node. Workers that have answered before are
         trusted, so a warm job makes no call here."""
-        fresh = [k for k, w in enumerate(workers) if not w.started]
+        fresh = [w for w in workers if not w.started]
         if not fresh:
             return workers
-        refs = {workers[k].actor.ping.remote(): k for k in fresh}
-        ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
-        wrong: list[tuple[int, str]] = []  # (index, planned node)
-        for r in ready:
-            w = workers[refs[r]]
-            try:
-                _, node = ray.get(r)
-            except Exception:
-                continue  # dead: the job finds out and retries
-            w.started = True
-            if node != w.node:
-                wrong.append((refs[r], w.node))
-                w.node = node
-        if not wrong:
+        moved, _, _ = self._locate(fresh, timeout)  # dead or slow ones: the job finds out
+        if not moved:
             return workers
-        out = list(workers)
+        planned = {id(w): node for w, node in moved}
         now = time.monotonic()
         with self._cv:  # the misplaced worker stays warm, filed under its real node
-            for k, _ in wrong:
-                self._idle.setdefault(workers[k].node, []).append((workers[k], now))
-        for k, planned in wrong:  # by now the scheduler has had time to see the node
-            out[k] = self._create(planned)
-        log.info("dataflow: %d new worker(s) started on another node than planned; replaced", len(wrong))
-        return out
+            for w, _ in moved:
+                self._idle.setdefault(w.node, []).append((w, now))
+        log.info("dataflow: %d new worker(s) started on another node than planned; replaced", len(moved))
+        # by now the scheduler has had time to see the planned node
+        return [self._create(planned[id(w)]) if id(w) in planned else w for w in workers]
 
     def release(self, workers: list[Leased], dead: list[Leased] = ()) -> None:  # type: ignore[assignment]
         """Return a job's workers; ``dead`` ones are killed and forgotten."""
@@ -224,25 +232,12 @@ class ActorPool:
             return 0
         now = time.monotonic()
         gone = {id(w) for w, t in idle if now - t >= self.idle_seconds}
-        refs = {w.actor.ping.remote(): w for w, _ in idle if id(w) not in gone}
-        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=PING_TIMEOUT) if refs else ([], [])
-        moved: list[Leased] = []
-        for r in ready:
-            w = refs[r]
-            try:
-                _, node = ray.get(r)
-                w.started = True
-            except Exception:
-                gone.add(id(w))
-                continue
-            if node != w.node:  # soft affinity put it elsewhere (its node was not ready yet)
-                moved.append(w)
-                w.node = node
+        moved, failed, late = self._locate([w for w, _ in idle if id(w) not in gone], PING_TIMEOUT)
         if moved:
-            self._refile(moved)
+            self._refile(len(moved))
         # a started idle worker that cannot answer a ping is stuck (one still starting
         # is only slow: the machine may be busy starting many)
-        gone |= {id(refs[r]) for r in late if refs[r].started}
+        gone |= failed | {id(w) for w in late if w.started}
         if not gone:
             return 0
         removed: list[Leased] = []
@@ -259,7 +254,7 @@ class ActorPool:
                         self._idle.setdefault(w.node, []).append((self._create(w.node), time.monotonic()))
         return len(removed)
 
-    def _refile(self, moved: list[Leased]) -> None:
+    def _refile(self, moved: int) -> None:
         """File idle workers under the node they really run on, so placement gets what
         it asked for (a worker leased meanwhile is returned under its new node)."""
         with self._cv:
@@ -267,7 +262,7 @@ class ActorPool:
             self._idle = {}
             for w, t in idle:
                 self._idle.setdefault(w.node, []).append((w, t))
-        log.info("dataflow: %d worker(s) run on another node than planned", len(moved))
+        log.info("dataflow: %d worker(s) run on another node than planned", moved)
 
     def size(self) -> int:
         with self._cv:
