@@ -23,19 +23,10 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as _PField
 
+from . import expr as ex
 from .errors import PlanError
-from .expr import (
-    AggCall,
-    ColumnRef,
-    ExprNode,
-    NamedExpr,
-    SortKey,
-    WindowCall,
-    columns_used,
-    display,
-    display_sort_key,
-)
-from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows
+from .plan_bodies import ExpandBody, FilterBody, ProjectBody, SampleBody, ValuesBody, WriteBody, show_named
+from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
@@ -107,20 +98,20 @@ class LogicalNode(PlanNode):
         return tuple(None for _ in self.children())
 
 
-def _cols(*exprs: ExprNode | None) -> set[str]:
+def _cols(*exprs: ex.ExprNode | None) -> set[str]:
     out: set[str] = set()
     for e in exprs:
         if e is not None:
-            out |= columns_used(e)
+            out |= ex.columns_used(e)
     return out
 
 
-def _plus(required: Columns, *exprs: ExprNode | None) -> Columns:
+def _plus(required: Columns, *exprs: ex.ExprNode | None) -> Columns:
     """``required`` and the columns ``exprs`` read (all stays all)."""
     return None if required is None else required | _cols(*exprs)
 
 
-def _infer(exprs: tuple[NamedExpr, ...], schema: Schema) -> Schema:
+def _infer(exprs: tuple[ex.NamedExpr, ...], schema: Schema) -> Schema:
     from .compute import infer_field
 
     return tuple(infer_field(e.expr, schema, e.name) for e in exprs)
@@ -135,7 +126,7 @@ class Scan(LogicalNode):
     source: Source
     table_schema: Schema
     columns: tuple[str, ...] | None = None
-    filters: tuple[ExprNode, ...] = ()
+    filters: tuple[ex.ExprNode, ...] = ()
 
     def _schema(self) -> Schema:
         if self.columns is None:
@@ -151,14 +142,13 @@ class Scan(LogicalNode):
         if self.columns is not None:
             s += f" columns=[{', '.join(self.columns)}]"
         if self.filters:
-            s += " filters=[" + ", ".join(display(f) for f in self.filters) + "]"
+            s += " filters=[" + ", ".join(ex.display(f) for f in self.filters) + "]"
         return s
 
 
-class Filter(LogicalNode):
+class Filter(FilterBody, LogicalNode):
     kind: _L["filter"] = "filter"
     input: LogicalPlan
-    predicate: ExprNode
 
     keeps_columns: ClassVar[bool] = True
 
@@ -174,31 +164,16 @@ class Filter(LogicalNode):
     def required_columns(self, required: Columns) -> tuple[Columns, ...]:
         return (_plus(required, self.predicate),)
 
-    def describe(self) -> str:
-        return f"Filter {display(self.predicate)}"
 
-
-class Project(LogicalNode):
+class Project(ProjectBody, LogicalNode):
     kind: _L["project"] = "project"
     input: LogicalPlan
-    exprs: tuple[NamedExpr, ...]
-
-    def _schema(self) -> Schema:
-        return _infer(self.exprs, self.input.schema)
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return est.rows(self.input)
 
     def required_columns(self, required: Columns) -> tuple[Columns, ...]:
         return (_cols(*(e.expr for e in self.exprs if required is None or e.name in required)),)
-
-    def describe(self) -> str:
-        return "Project " + ", ".join(_named(e) for e in self.exprs)
-
-
-def _named(e: NamedExpr) -> str:
-    d = display(e.expr)
-    return d if d == e.name else f"{d} AS {e.name}"
 
 
 class Aggregate(LogicalNode):
@@ -207,8 +182,8 @@ class Aggregate(LogicalNode):
 
     kind: _L["aggregate"] = "aggregate"
     input: LogicalPlan
-    keys: tuple[NamedExpr, ...]
-    aggs: tuple[NamedExpr, ...]
+    keys: tuple[ex.NamedExpr, ...]
+    aggs: tuple[ex.NamedExpr, ...]
 
     def _schema(self) -> Schema:
         from .compute import infer_aggregate_field
@@ -216,7 +191,7 @@ class Aggregate(LogicalNode):
         keys = _infer(self.keys, self.input.schema)
         aggs = tuple(infer_aggregate_field(a.expr, self.input.schema, a.name) for a in self.aggs)
         for a in self.aggs:
-            assert isinstance(a.expr, AggCall), a
+            assert isinstance(a.expr, ex.AggCall), a
         return keys + aggs
 
     def estimate_rows(self, est: RowEstimates) -> float:
@@ -227,8 +202,8 @@ class Aggregate(LogicalNode):
 
     def describe(self) -> str:
         return (
-            "Aggregate keys=[" + ", ".join(_named(k) for k in self.keys) + "] aggs=["
-            + ", ".join(_named(a) for a in self.aggs) + "]"
+            "Aggregate keys=[" + ", ".join(show_named(k) for k in self.keys) + "] aggs=["
+            + ", ".join(show_named(a) for a in self.aggs) + "]"
         )
 
 
@@ -244,9 +219,9 @@ class Join(LogicalNode):
     left: LogicalPlan
     right: LogicalPlan
     how: str
-    left_keys: tuple[ExprNode, ...] = ()
-    right_keys: tuple[ExprNode, ...] = ()
-    condition: ExprNode | None = None
+    left_keys: tuple[ex.ExprNode, ...] = ()
+    right_keys: tuple[ex.ExprNode, ...] = ()
+    condition: ex.ExprNode | None = None
     null_aware: bool = False
 
     child_fields: ClassVar[tuple[str, ...]] = ("left", "right")
@@ -283,10 +258,10 @@ class Join(LogicalNode):
 
     def describe(self) -> str:
         on = " AND ".join(
-            f"{display(a)} = {display(b)}" for a, b in zip(self.left_keys, self.right_keys, strict=True)
+            f"{ex.display(a)} = {ex.display(b)}" for a, b in zip(self.left_keys, self.right_keys, strict=True)
         )
         if self.condition is not None:
-            on = (on + " AND " if on else "") + display(self.condition)
+            on = (on + " AND " if on else "") + ex.display(self.condition)
         na = " null_aware" if self.null_aware else ""
         return f"Join {self.how}{na}" + (f" on {on}" if on else "")
 
@@ -294,7 +269,7 @@ class Join(LogicalNode):
 class Sort(LogicalNode):
     kind: _L["sort"] = "sort"
     input: LogicalPlan
-    keys: tuple[SortKey, ...]
+    keys: tuple[ex.SortKey, ...]
 
     commutes_with_filter: ClassVar[bool] = True
     keeps_columns: ClassVar[bool] = True
@@ -309,7 +284,7 @@ class Sort(LogicalNode):
         return (_plus(required, *(k.expr for k in self.keys)),)
 
     def describe(self) -> str:
-        return "Sort " + ", ".join(display_sort_key(k) for k in self.keys)
+        return "Sort " + ", ".join(ex.display_sort_key(k) for k in self.keys)
 
 
 class Limit(LogicalNode):
@@ -346,7 +321,7 @@ class Distinct(LogicalNode):
         return self.input.schema
 
     def estimate_rows(self, est: RowEstimates) -> float:
-        return est.groups(self.input, [ColumnRef(name=f.name) for f in self.input.schema], 0.75)
+        return est.groups(self.input, [ex.ColumnRef(name=f.name) for f in self.input.schema], 0.75)
 
     # whole rows are compared: the input keeps every column (the default)
 
@@ -405,13 +380,13 @@ class Window(LogicalNode):
 
     kind: _L["window"] = "window"
     input: LogicalPlan
-    exprs: tuple[NamedExpr, ...]
+    exprs: tuple[ex.NamedExpr, ...]
 
     def _schema(self) -> Schema:
         from .compute import infer_window_field
 
         for e in self.exprs:
-            assert isinstance(e.expr, WindowCall), e
+            assert isinstance(e.expr, ex.WindowCall), e
         return self.input.schema + tuple(
             infer_window_field(e.expr, self.input.schema, e.name) for e in self.exprs
         )
@@ -426,13 +401,13 @@ class Window(LogicalNode):
         return ((required & inner) | _cols(*(e.expr for e in self.exprs)),)
 
     def describe(self) -> str:
-        return "Window " + ", ".join(_named(e) for e in self.exprs)
+        return "Window " + ", ".join(show_named(e) for e in self.exprs)
 
 
 WRITE_FORMATS = ("parquet", "csv", "json")
 
 
-class Write(LogicalNode):
+class Write(WriteBody, LogicalNode):
     """Write the input's rows as files of ``format`` under the directory ``path``
     (each instance its own part files, in Hive ``k=v`` directories of
     ``partition_by``). Outputs one row per file written: its ``path`` relative to
@@ -440,23 +415,12 @@ class Write(LogicalNode):
 
     kind: _L["write"] = "write"
     input: LogicalPlan
-    path: str
-    format: _L["parquet", "csv", "json"]
-    partition_by: tuple[str, ...] = ()
-    single: bool = False
-
-    def _schema(self) -> Schema:
-        return WRITTEN_FILES
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return 1.0  # a row per file written: a handful
 
-    def describe(self) -> str:
-        part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
-        return f"Write {self.format} {self.path}{part}" + (" single" if self.single else "")
 
-
-class Expand(LogicalNode):
+class Expand(ExpandBody, LogicalNode):
     """GROUPING SETS: emit every input row once per grouping set. Each row keeps the
     input columns and gets a copy of each grouping key (``keys[i]`` as ``names[i]``),
     NULL where the key is not in that set, plus ``gid``: the set's index in ``sets``
@@ -465,13 +429,6 @@ class Expand(LogicalNode):
 
     kind: _L["expand"] = "expand"
     input: LogicalPlan
-    keys: tuple[str, ...]
-    names: tuple[str, ...]
-    sets: tuple[tuple[int, ...], ...]
-    gid: str
-
-    def _schema(self) -> Schema:
-        return expand_schema(self.input.schema, self.keys, self.names, self.gid)
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return est.rows(self.input) * len(self.sets)
@@ -481,28 +438,15 @@ class Expand(LogicalNode):
         need = inner if required is None else (required & inner)
         return (need | set(self.keys),)
 
-    def describe(self) -> str:
-        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
-        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
 
-
-class Values(LogicalNode):
+class Values(ValuesBody, LogicalNode):
     """Constant rows (``VALUES (1, 'a'), (2, 'b')``, and the one row of a SELECT
     without FROM): each row's expressions are constants cast to ``types``."""
 
     kind: _L["values"] = "values"
-    names: tuple[str, ...]
-    types: tuple[str, ...]
-    rows: tuple[tuple[ExprNode, ...], ...]
-
-    def _schema(self) -> Schema:
-        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return float(max(1, len(self.rows)))
-
-    def describe(self) -> str:
-        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
 
 
 def check_fraction(fraction: Any) -> float:
@@ -514,7 +458,7 @@ def check_fraction(fraction: Any) -> float:
     return float(fraction)
 
 
-class Sample(LogicalNode):
+class Sample(SampleBody, LogicalNode):
     """Keep each input row with probability ``fraction`` (Bernoulli sampling). Whether
     a row is kept depends only on its values and ``seed`` (a stable hash of the
     row, see ``operators/sample.py``), so a seed gives the same rows at every degree
@@ -522,8 +466,6 @@ class Sample(LogicalNode):
 
     kind: _L["sample"] = "sample"
     input: LogicalPlan
-    fraction: float
-    seed: int
 
     commutes_with_filter: ClassVar[bool] = True  # keeping a row depends on its values only
     keeps_columns: ClassVar[bool] = True
@@ -545,9 +487,6 @@ class Sample(LogicalNode):
 
     # the rows kept depend on all the input's columns: the input keeps every column
 
-    def describe(self) -> str:
-        return f"Sample {self.fraction:g} seed={self.seed}"
-
 
 if TYPE_CHECKING:
     LogicalPlan = LogicalNode
@@ -556,14 +495,9 @@ else:
 LogicalNode.complete(LogicalPlan)
 
 
-def load_plan(data: str | bytes) -> LogicalPlan:
-    """Load a logical plan from its JSON."""
-    return LogicalNode.load(data)
-
-
-def render(plan: LogicalPlan, indent: int = 0) -> str:
-    """The plan as an indented tree, one node a line."""
-    return plan.tree(indent=indent)
+# load a logical plan from its JSON; the plan as an indented tree, one node a line
+load_plan = LogicalNode.load
+render = LogicalNode.tree
 
 
 __all__ = [

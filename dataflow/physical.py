@@ -31,9 +31,10 @@ from .distribution import (
     renamed_partitioning,
     single_or_unknown,
 )
-from .expr import ExprNode, NamedExpr, conjuncts, display
+from .expr import ExprNode, conjuncts, display
 from .logical import Source
-from .plan_node import WRITTEN_FILES, PlanNode, RowEstimates, expand_schema, join_schema, limit_rows, walk
+from .plan_bodies import ExpandBody, FilterBody, ProjectBody, SampleBody, ValuesBody, WriteBody
+from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows, walk
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
 
@@ -115,31 +116,18 @@ class PScan(PhysicalNode):
         return s
 
 
-class PFilter(PhysicalNode):
+class PFilter(FilterBody, PhysicalNode):
     kind: _L["filter"] = "filter"
     keeps_order: ClassVar[bool] = True
     input: PhysicalPlan
-    predicate: ExprNode
-
-    def _schema(self) -> Schema:
-        return self.input.schema
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * est.selectivity(self.predicate)
 
-    def describe(self) -> str:
-        return f"Filter {display(self.predicate)}"
 
-
-class PProject(PhysicalNode):
+class PProject(ProjectBody, PhysicalNode):
     kind: _L["project"] = "project"
     input: PhysicalPlan
-    exprs: tuple[NamedExpr, ...]
-
-    def _schema(self) -> Schema:
-        from .compute import infer_field
-
-        return tuple(infer_field(e.expr, self.input.schema, e.name) for e in self.exprs)
 
     estimate_rows = PhysicalNode.rows_of_input
 
@@ -156,13 +144,6 @@ class PProject(PhysicalNode):
 
     def output_ordering(self) -> tuple[OrderSpec, ...]:
         return renamed_order(self.input.output_ordering(), self._passthrough())
-
-    def describe(self) -> str:
-        parts = []
-        for e in self.exprs:
-            d = display(e.expr)
-            parts.append(d if d == e.name else f"{d} AS {e.name}")
-        return "Project " + ", ".join(parts)
 
 
 class PHashAggregate(PhysicalNode):
@@ -424,7 +405,7 @@ class PWindow(PhysicalNode):
         return f"Window partition=[{', '.join(self.partition_by)}]{order} [{', '.join(map(str, self.funcs))}]"
 
 
-class PExpand(PhysicalNode):
+class PExpand(ExpandBody, PhysicalNode):
     """GROUPING SETS (see :class:`dataflow.logical.Expand`): each input row once per
     set, the keys outside the set NULL in their copies ``names``, and the set's index
     in ``gid``. Works on any partitioning; the aggregate above shuffles."""
@@ -432,39 +413,19 @@ class PExpand(PhysicalNode):
     kind: _L["expand"] = "expand"
     planned_from: ClassVar[str | None] = "expand"
     input: PhysicalPlan
-    keys: tuple[str, ...]
-    names: tuple[str, ...]
-    sets: tuple[tuple[int, ...], ...]
-    gid: str
-
-    def _schema(self) -> Schema:
-        return expand_schema(self.input.schema, self.keys, self.names, self.gid)
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * len(self.sets)
 
-    def describe(self) -> str:
-        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
-        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
 
-
-class PValues(PhysicalNode):
+class PValues(ValuesBody, PhysicalNode):
     """Constant rows (see :class:`dataflow.logical.Values`), produced by instance 0."""
 
     kind: _L["values"] = "values"
     planned_from: ClassVar[str | None] = "values"
-    names: tuple[str, ...]
-    types: tuple[str, ...]
-    rows: tuple[tuple[ExprNode, ...], ...]
-
-    def _schema(self) -> Schema:
-        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return float(max(1, len(self.rows)))
-
-    def describe(self) -> str:
-        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
 
 
 class PExchange(PhysicalNode):
@@ -517,7 +478,7 @@ class PExchange(PhysicalNode):
         return s
 
 
-class PWrite(PhysicalNode):
+class PWrite(WriteBody, PhysicalNode):
     """Each instance writes the rows it receives as part files of ``format`` under
     the directory ``path`` (in ``k=v`` subdirectories of ``partition_by``, whose
     columns are left out of the files), and outputs one row per file: its ``path``
@@ -526,13 +487,6 @@ class PWrite(PhysicalNode):
 
     kind: _L["write"] = "write"
     input: PhysicalPlan
-    path: str
-    format: _L["parquet", "csv", "json"]
-    partition_by: tuple[str, ...] = ()
-    single: bool = False
-
-    def _schema(self) -> Schema:
-        return WRITTEN_FILES
 
     def required_distribution(self, i: int) -> Distribution:
         return SINGLE if self.dop == 1 else ANY
@@ -543,12 +497,8 @@ class PWrite(PhysicalNode):
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return 1.0
 
-    def describe(self) -> str:
-        part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
-        return f"Write {self.format} {self.path}{part}"
 
-
-class PSample(PhysicalNode):
+class PSample(SampleBody, PhysicalNode):
     """Keep the rows whose seeded hash falls below ``fraction`` (see
     :class:`dataflow.logical.Sample`); on any partitioning, as wide as its input."""
 
@@ -556,17 +506,9 @@ class PSample(PhysicalNode):
     planned_from: ClassVar[str | None] = "sample"
     keeps_order: ClassVar[bool] = True
     input: PhysicalPlan
-    fraction: float
-    seed: int
-
-    def _schema(self) -> Schema:
-        return self.input.schema
 
     def estimate_rows(self, child_rows: tuple[float, ...], est: RowEstimates) -> float:
         return child_rows[0] * self.fraction
-
-    def describe(self) -> str:
-        return f"Sample {self.fraction:g} seed={self.seed}"
 
 
 if TYPE_CHECKING:
@@ -576,9 +518,7 @@ else:
 PhysicalNode.complete(PhysicalPlan)
 
 
-def load_physical(data: str | bytes) -> PhysicalPlan:
-    """Load a physical plan from its JSON."""
-    return PhysicalNode.load(data)
+load_physical = PhysicalNode.load  # a physical plan from its JSON
 
 
 def render(plan: PhysicalPlan, indent: int = 0, estimates: bool = False) -> str:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, ClassVar, Protocol, Union
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic import Field as _PField
 
-from .types import Field, Schema
+from .types import Schema
 
 
 class RowEstimates(Protocol):
@@ -197,21 +197,6 @@ def join_schema(left: Schema, right: Schema, how: str) -> Schema:
     return left + right
 
 
-def expand_schema(input: Schema, keys: tuple[str, ...], names: tuple[str, ...], gid: str) -> Schema:
-    """GROUPING SETS' output columns (the logical and the physical expand's): the
-    input's, a nullable copy of each key ``keys[i]`` as ``names[i]``, then ``gid``."""
-    by_name = {f.name: f for f in input}
-    copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(keys, names, strict=True))
-    return input + copies + (Field(name=gid, type="int64", nullable=False),)
-
-
-# what a write outputs (the logical and the physical write): a row per file written
-WRITTEN_FILES: Schema = (
-    Field(name="path", type="string", nullable=False),
-    Field(name="rows", type="int64", nullable=False),
-)
-
-
 def limit_rows(rows: float, limit: int | None, offset: int) -> float:
     """Rows left of ``rows`` after skipping ``offset`` and keeping at most ``limit``
     (the logical and the physical limit's estimate)."""
@@ -226,4 +211,4 @@ def walk(plan: Any) -> Iterator[Any]:
         yield from walk(c)
 
 
-__all__ = ["WRITTEN_FILES", "PlanNode", "RowEstimates", "expand_schema", "join_schema", "limit_rows", "walk"]
+__all__ = ["PlanNode", "RowEstimates", "join_schema", "limit_rows", "walk"]

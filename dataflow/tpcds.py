@@ -2,9 +2,9 @@
 (the shared pieces are in :mod:`dataflow.tpc`).
 
 The query texts are DuckDB's (its ``tpcds`` extension's ``tpcds_queries()``), copied
-into ``dataflow/tpcds_queries/`` so that a checkout is self-contained; the shared copy
-beside the repository (``<repo>/../shared/tpcds/queries``) is used only if the
-packaged one is missing.
+into ``benchmarks/tpcds/queries/`` (beside TPC-H's ``benchmarks/tpch/queries/``) so that a
+checkout is self-contained; the shared copy beside the repository
+(``<repo>/../shared/tpcds/queries``) is used only if that one is missing.
 
 >>> from dataflow import tpcds
 >>> "store_sales" in tpcds.TABLES
@@ -49,7 +49,7 @@ TABLES: tuple[str, ...] = (
 QUERY_NUMBERS: tuple[int, ...] = tuple(range(1, 100))
 
 _HERE = Path(__file__).resolve().parent
-QUERIES_DIR = _HERE / "tpcds_queries"
+QUERIES_DIR = _HERE.parent / "benchmarks" / "tpcds" / "queries"
 SHARED_QUERIES_DIR = _HERE.parent.parent / "shared" / "tpcds" / "queries"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import math
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from dataflow import tpch
+from dataflow.bench.compare import normalize
 
 REL_TOL = 1e-9
 
@@ -38,17 +37,9 @@ def duckdb_answer(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     return result.read_all() if hasattr(result, "read_all") else result
 
 
-def _norm(v: Any) -> Any:
-    if isinstance(v, decimal.Decimal):
-        return float(v)
-    if isinstance(v, dt.datetime):
-        return v.replace(tzinfo=None)
-    return v
-
-
 def rows(table: pa.Table) -> list[tuple]:
     cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return [tuple(_norm(c[i]) for c in cols) for i in range(table.num_rows)]
+    return [tuple(normalize(c[i]) for c in cols) for i in range(table.num_rows)]
 
 
 def _sort_key(row: tuple) -> tuple:

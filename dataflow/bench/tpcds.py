@@ -3,7 +3,7 @@ checked against DuckDB's, shaped like ``dataflow bench tpch`` (same options, tab
 JSON; no cold start and no peers).
 
 Data comes from ``tpcgen-cli`` (``data/tpcds-sf<N>``, generated if missing), the query
-texts are DuckDB's (``dataflow/tpcds_queries``).
+texts are DuckDB's (``benchmarks/tpcds/queries``).
 
 The example is not run as a doctest: it generates data and starts a Ray cluster.
 

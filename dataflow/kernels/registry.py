@@ -84,41 +84,29 @@ def scalar(
 ) -> Callable[[Kernel], Kernel]:
     """Register the decorated kernel as the scalar function ``name``. ``sql`` lists its
     SQL spellings (default: ``(name,)``; ``()`` for an engine-only function such as
-    ``add``, which SQL writes as ``+``)."""
-
-    def wrap(impl: Kernel) -> Kernel:
-        define(name, impl, arity, family, sql, returns, nulls)
-        return impl
-
-    return wrap
-
-
-def define(
-    name: str,
-    impl: Kernel,
-    arity: tuple[int, int | None] | int,
-    family: str,
-    sql: tuple[str, ...] | None = None,
-    returns: str | None = None,
-    nulls: str = "any",
-) -> ScalarFunction:
-    """Register ``impl`` as ``name`` (the non-decorator form of :func:`scalar`)."""
+    ``add``, which SQL writes as ``+``). Without a decorator:
+    ``scalar(name, arity, family)(impl)``."""
     if name in _REGISTRY:
         raise ValueError(f"scalar function {name!r} is defined twice")
     if nulls not in ("any", "all", "never", "maybe"):
         raise ValueError(f"unknown nulls rule {nulls!r}")
-    ar = (arity, arity) if isinstance(arity, int) else arity
-    fn = ScalarFunction(
-        name=name, impl=impl, arity=ar, family=family, sql_names=(name,) if sql is None else sql,
-        returns=returns, nulls=nulls, doc=(impl.__doc__ or "").strip().split("\n")[0],
-    )
-    for s in fn.sql_names:
+    sql_names = (name,) if sql is None else sql
+    for s in sql_names:
         if s in _BY_SQL_NAME:
             raise ValueError(f"SQL name {s!r} is taken by {_BY_SQL_NAME[s].name}")
-    _REGISTRY[name] = fn
-    for s in fn.sql_names:
-        _BY_SQL_NAME[s] = fn
-    return fn
+    ar = (arity, arity) if isinstance(arity, int) else arity
+
+    def wrap(impl: Kernel) -> Kernel:
+        fn = ScalarFunction(
+            name=name, impl=impl, arity=ar, family=family, sql_names=sql_names,
+            returns=returns, nulls=nulls, doc=(impl.__doc__ or "").strip().split("\n")[0],
+        )
+        _REGISTRY[name] = fn
+        for s in sql_names:
+            _BY_SQL_NAME[s] = fn
+        return impl
+
+    return wrap
 
 
 def lookup(name: str) -> ScalarFunction | None:

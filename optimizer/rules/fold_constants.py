@@ -32,23 +32,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from dataflow import expr as ex
 from dataflow import logical as L
 from dataflow.compute import evaluate, infer_aggregate_field, infer_field, infer_window_field
-from dataflow.expr import (
-    AggCall,
-    Call,
-    Case,
-    ColumnRef,
-    ExprNode,
-    Literal,
-    NamedExpr,
-    WindowCall,
-    walk,
-)
 from dataflow.types import Schema, normalize_type, type_name
 
-_TRUE = Literal(value=True, type="bool")
-_FALSE = Literal(value=False, type="bool")
+_TRUE = ex.Literal(value=True, type="bool")
+_FALSE = ex.Literal(value=False, type="bool")
 # one row and no columns a constant could read
 _ONE_ROW = pa.record_batch([pa.array([0], pa.int8())], names=["__one_row"])
 
@@ -121,14 +111,14 @@ def fold_constants(plan: L.LogicalPlan) -> L.LogicalPlan:
 # Expressions
 
 
-def fold_expr(expr: ExprNode) -> ExprNode:
+def fold_expr(expr: ex.ExprNode) -> ex.ExprNode:
     """``expr`` with constant sub-expressions evaluated and boolean identities
     simplified (no type check: :func:`fold_constants` checks against the schema)."""
     return _fold(expr)
 
 
-def _fold(node: ExprNode) -> ExprNode:
-    if isinstance(node, (ColumnRef, Literal)):
+def _fold(node: ex.ExprNode) -> ex.ExprNode:
+    if isinstance(node, (ex.ColumnRef, ex.Literal)):
         return node
     kids = node.children()
     if kids:
@@ -145,14 +135,14 @@ def _fold(node: ExprNode) -> ExprNode:
     return node
 
 
-def _simplify(node: ExprNode) -> ExprNode:
-    if isinstance(node, Case):
+def _simplify(node: ex.ExprNode) -> ex.ExprNode:
+    if isinstance(node, ex.Case):
         return _simplify_case(node)
-    if not isinstance(node, Call):
+    if not isinstance(node, ex.Call):
         return node
     if node.fn == "not" and len(node.args) == 1:
         inner = node.args[0]
-        if isinstance(inner, Call) and inner.fn == "not" and len(inner.args) == 1:
+        if isinstance(inner, ex.Call) and inner.fn == "not" and len(inner.args) == 1:
             return inner.args[0]
         return node
     if node.fn in ("and", "or") and len(node.args) == 2:
@@ -167,13 +157,13 @@ def _simplify(node: ExprNode) -> ExprNode:
     return node
 
 
-def _simplify_case(node: Case) -> ExprNode:
+def _simplify_case(node: ex.Case) -> ex.ExprNode:
     """Drop branches whose condition is a constant FALSE or NULL; a leading constant
     TRUE branch is the value (the caller's type check rejects a type change)."""
     whens = tuple(
         (c, v)
         for c, v in node.whens
-        if not (isinstance(c, Literal) and (c.value is None or c.value is False))
+        if not (isinstance(c, ex.Literal) and (c.value is None or c.value is False))
     )
     if whens and whens[0][0] == _TRUE:
         return whens[0][1]
@@ -182,16 +172,16 @@ def _simplify_case(node: Case) -> ExprNode:
     return node if len(whens) == len(node.whens) else node.model_copy(update={"whens": whens})
 
 
-def _is_constant(node: ExprNode) -> bool:
-    for n in walk(node):
-        if isinstance(n, (ColumnRef, AggCall, WindowCall)):
+def _is_constant(node: ex.ExprNode) -> bool:
+    for n in ex.walk(node):
+        if isinstance(n, (ex.ColumnRef, ex.AggCall, ex.WindowCall)):
             return False
-        if isinstance(n, Call) and n.fn.startswith("udf:"):
+        if isinstance(n, ex.Call) and n.fn.startswith("udf:"):
             return False  # a user function may be impure or costly
     return True
 
 
-def _evaluate_constant(node: ExprNode) -> Literal | None:
+def _evaluate_constant(node: ex.ExprNode) -> ex.Literal | None:
     """The value of a constant expression as a literal of the same Arrow type, or
     ``None`` when it does not evaluate or cannot be written as a literal."""
     try:
@@ -205,7 +195,7 @@ def _evaluate_constant(node: ExprNode) -> Literal | None:
     value = _json_value(arr[0].as_py())
     if value is _UNSUPPORTED:
         return None
-    lit = Literal(value=value, type=tname)
+    lit = ex.Literal(value=value, type=tname)
     # it must evaluate back to exactly the same value and type
     try:
         again = evaluate(lit, _ONE_ROW)
@@ -235,7 +225,7 @@ def _json_value(v: Any) -> Any:
 # Type checks
 
 
-def _careful(expr: ExprNode, ok: Callable[[ExprNode], bool]) -> ExprNode:
+def _careful(expr: ex.ExprNode, ok: Callable[[ex.ExprNode], bool]) -> ex.ExprNode:
     """``expr`` with as much folded as ``ok`` accepts: the whole expression if it
     can, else each child folded as far as the parent still passes."""
     folded = _fold(expr)
@@ -249,7 +239,7 @@ def _careful(expr: ExprNode, ok: Callable[[ExprNode], bool]) -> ExprNode:
     current = list(kids)
     for i, kid in enumerate(kids):
 
-        def ok_child(c: ExprNode, i: int = i) -> bool:
+        def ok_child(c: ex.ExprNode, i: int = i) -> bool:
             return ok(expr.with_children(tuple(current[:i] + [c] + current[i + 1 :])))
 
         current[i] = _careful(kid, ok_child)
@@ -259,15 +249,15 @@ def _careful(expr: ExprNode, ok: Callable[[ExprNode], bool]) -> ExprNode:
 
 
 def _same_field(
-    infer: Callable[[Any, Schema, str], Any], expr: ExprNode, schema: Schema, name: str, check_nullable: bool
-) -> Callable[[ExprNode], bool]:
+    infer: Callable[[Any, Schema, str], Any], expr: ex.ExprNode, schema: Schema, name: str, check_nullable: bool
+) -> Callable[[ex.ExprNode], bool]:
     """A check that a rewrite of ``expr`` keeps its type (and nullability)."""
     try:
         before = infer(expr, schema, name)
     except Exception:  # noqa: BLE001 - an expression that does not type: leave it alone
         return lambda _: False
 
-    def ok(candidate: ExprNode) -> bool:
+    def ok(candidate: ex.ExprNode) -> bool:
         try:
             after = infer(candidate, schema, name)
         except Exception:  # noqa: BLE001
@@ -279,23 +269,23 @@ def _same_field(
     return ok
 
 
-def _fold_checked(expr: ExprNode, schema: Schema, check_nullable: bool) -> ExprNode:
+def _fold_checked(expr: ex.ExprNode, schema: Schema, check_nullable: bool) -> ex.ExprNode:
     """``expr`` folded as far as its type (and nullability) stays the same."""
     return _careful(expr, _same_field(infer_field, expr, schema, "_", check_nullable))
 
 
 def _fold_named(
-    exprs: tuple[NamedExpr, ...],
+    exprs: tuple[ex.NamedExpr, ...],
     schema: Schema,
     infer: Callable[[Any, Schema, str], Any] = infer_field,
-) -> tuple[NamedExpr, ...]:
+) -> tuple[ex.NamedExpr, ...]:
     """Fold each output expression as far as its output field stays the same."""
     out = []
     changed = False
     for e in exprs:
         folded = _careful(e.expr, _same_field(infer, e.expr, schema, e.name, True))
         if folded is not e.expr:
-            out.append(NamedExpr(name=e.name, expr=folded))
+            out.append(ex.NamedExpr(name=e.name, expr=folded))
             changed = True
         else:
             out.append(e)

@@ -10,18 +10,8 @@ a scan becomes a scan filter, used to prune row groups by their statistics.
 
 from __future__ import annotations
 
+from dataflow import expr as ex
 from dataflow import logical as L
-from dataflow.expr import (
-    ColumnRef,
-    ExprNode,
-    columns_used,
-    conjoin,
-    conjuncts,
-    contains_aggregate,
-    contains_window,
-    split_equi_keys,
-    transform,
-)
 
 
 def push_down_filter(plan: L.LogicalPlan) -> L.LogicalPlan:
@@ -29,8 +19,8 @@ def push_down_filter(plan: L.LogicalPlan) -> L.LogicalPlan:
     return _push(plan, [])
 
 
-def _wrap(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
-    pred = conjoin(preds)
+def _wrap(plan: L.LogicalPlan, preds: list[ex.ExprNode]) -> L.LogicalPlan:
+    pred = ex.conjoin(preds)
     return plan if pred is None else L.Filter(input=plan, predicate=pred)
 
 
@@ -38,14 +28,14 @@ def _names(plan: L.LogicalPlan) -> set[str]:
     return {f.name for f in plan.schema}
 
 
-def _substitute(pred: ExprNode, mapping: dict[str, ExprNode]) -> ExprNode:
-    return transform(pred, lambda n: mapping[n.name] if isinstance(n, ColumnRef) and n.name in mapping else n)
+def _substitute(pred: ex.ExprNode, mapping: dict[str, ex.ExprNode]) -> ex.ExprNode:
+    return ex.transform(pred, lambda n: mapping[n.name] if isinstance(n, ex.ColumnRef) and n.name in mapping else n)
 
 
-def _push(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
+def _push(plan: L.LogicalPlan, preds: list[ex.ExprNode]) -> L.LogicalPlan:
     """Rewrite ``plan`` with ``preds`` (conjuncts to apply on its output) pushed in."""
     if isinstance(plan, L.Filter):
-        return _push(plan.input, preds + conjuncts(plan.predicate))
+        return _push(plan.input, preds + ex.conjuncts(plan.predicate))
 
     if isinstance(plan, L.Scan):
         if not preds:
@@ -56,10 +46,10 @@ def _push(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
         mapping = {e.name: e.expr for e in plan.exprs}
         down, keep = [], []
         for p in preds:
-            used = columns_used(p)
+            used = ex.columns_used(p)
             # push through when every column it reads is a plain column or a cheap,
             # deterministic expression of the input
-            if all(u in mapping and not contains_window(mapping[u]) for u in used):
+            if all(u in mapping and not ex.contains_window(mapping[u]) for u in used):
                 down.append(_substitute(p, mapping))
             else:
                 keep.append(p)
@@ -72,7 +62,7 @@ def _push(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
         names = [f.name for f in plan.schema]
         inputs = []
         for inp in plan.inputs:
-            mapping = {n: ColumnRef(name=f.name) for n, f in zip(names, inp.schema, strict=True)}
+            mapping = {n: ex.ColumnRef(name=f.name) for n, f in zip(names, inp.schema, strict=True)}
             inputs.append(_push(inp, [_substitute(p, mapping) for p in preds]))  # type: ignore[arg-type]
         return plan.replace(inputs=tuple(inputs))
 
@@ -80,8 +70,8 @@ def _push(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
         keys = {k.name: k.expr for k in plan.keys}
         down, keep = [], []
         for p in preds:
-            used = columns_used(p)
-            if plan.keys and used and used <= set(keys) and not contains_aggregate(p):
+            used = ex.columns_used(p)
+            if plan.keys and used and used <= set(keys) and not ex.contains_aggregate(p):
                 down.append(_substitute(p, keys))
             else:
                 keep.append(p)
@@ -95,18 +85,18 @@ def _push(plan: L.LogicalPlan, preds: list[ExprNode]) -> L.LogicalPlan:
     return _wrap(plan.with_children(kids) if kids else plan, preds)
 
 
-def _push_join(plan: L.Join, preds: list[ExprNode]) -> L.LogicalPlan:
+def _push_join(plan: L.Join, preds: list[ex.ExprNode]) -> L.LogicalPlan:
     how = plan.how
     lnames, rnames = _names(plan.left), _names(plan.right)
-    left_preds: list[ExprNode] = []
-    right_preds: list[ExprNode] = []
-    keep: list[ExprNode] = []
+    left_preds: list[ex.ExprNode] = []
+    right_preds: list[ex.ExprNode] = []
+    keep: list[ex.ExprNode] = []
     lkeys, rkeys = list(plan.left_keys), list(plan.right_keys)
-    cond: list[ExprNode] = []
+    cond: list[ex.ExprNode] = []
 
     # predicates above the join
     for p in preds:
-        used = columns_used(p)
+        used = ex.columns_used(p)
         if used <= lnames and how in ("inner", "cross", "left", "semi", "anti"):
             left_preds.append(p)
         elif used <= rnames and how in ("inner", "cross", "right"):
@@ -118,8 +108,8 @@ def _push_join(plan: L.Join, preds: list[ExprNode]) -> L.LogicalPlan:
 
     # the join's own condition (the ON clause): one-sided parts go to the side whose
     # rows they filter without changing which rows are preserved
-    for p in conjuncts(plan.condition):
-        used = columns_used(p)
+    for p in ex.conjuncts(plan.condition):
+        used = ex.columns_used(p)
         if used and used <= rnames and how in ("inner", "cross", "left", "semi", "anti"):
             right_preds.append(p)
         elif used and used <= lnames and how in ("inner", "cross", "right"):
@@ -128,7 +118,7 @@ def _push_join(plan: L.Join, preds: list[ExprNode]) -> L.LogicalPlan:
             cond.append(p)
 
     # equalities across the sides become keys
-    lk, rk, rest = split_equi_keys(cond, lnames, rnames)
+    lk, rk, rest = ex.split_equi_keys(cond, lnames, rnames)
     lkeys += lk
     rkeys += rk
 
@@ -139,7 +129,7 @@ def _push_join(plan: L.Join, preds: list[ExprNode]) -> L.LogicalPlan:
         how=new_how,
         left_keys=tuple(lkeys),
         right_keys=tuple(rkeys),
-        condition=conjoin(rest),
+        condition=ex.conjoin(rest),
     )
     return _wrap(joined, keep)
 

@@ -12,6 +12,7 @@ import pytest
 import dataflow
 from dataflow import col, lit
 from dataflow import functions as F
+from dataflow.cli import DEMO_SQL
 from tests.oracle import assert_same, duckdb_tpch, tpch_data
 
 SF = 0.01
@@ -56,14 +57,7 @@ def q_revenue_by_nation(s: dataflow.Session) -> dataflow.DataFrame:
     )
 
 
-SQL_REVENUE_BY_NATION = """
-select n_name, sum(l_extendedprice * (1 - l_discount)) as revenue
-from customer, orders, lineitem, supplier, nation, region
-where c_custkey = o_custkey and l_orderkey = o_orderkey and l_suppkey = s_suppkey
-  and c_nationkey = s_nationkey and s_nationkey = n_nationkey and n_regionkey = r_regionkey
-  and r_name = 'ASIA' and o_orderdate >= date '1994-01-01' and o_orderdate < date '1995-01-01'
-group by n_name order by revenue desc
-"""
+SQL_REVENUE_BY_NATION = DEMO_SQL  # the demo's query (TPC-H Q5's shape), checked against DuckDB here
 
 
 def q_pricing_summary(s: dataflow.Session) -> dataflow.DataFrame:

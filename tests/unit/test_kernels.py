@@ -353,10 +353,10 @@ def test_registry_is_the_one_table() -> None:
 
 
 def test_a_new_function_is_one_registration(session) -> None:
-    from dataflow.kernels.registry import define
+    from dataflow.kernels.registry import scalar
 
     if kernels.lookup("twice_for_test") is None:
-        define("twice_for_test", lambda args, n: pc.multiply(args[0], 2), 1, "test", sql=("twice_for_test",))
+        scalar("twice_for_test", 1, "test", sql=("twice_for_test",))(lambda args, n: pc.multiply(args[0], 2))
     assert session.sql("select twice_for_test(n) as y from t where n > 0").to_pylist() == [
         {"y": 2}, {"y": 8}, {"y": 18}
     ]
