@@ -298,7 +298,7 @@ def _check_same(first: str, fs0: pa.Schema, other: str, fs1: pa.Schema, unify: b
 
 
 def resolve_source(
-    path: str | Sequence[str],
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     fmt: str,
     *,
     schema: pa.Schema | None = None,
@@ -309,7 +309,12 @@ def resolve_source(
     """Find a source's files, check that they agree, and describe it: the source for
     a Scan node and the table's Arrow schema (file columns, then partition columns).
     ``schema`` (CSV and JSON) gives the column types instead of inferring them."""
-    paths = [path] if isinstance(path, str) else list(path)
+    if isinstance(path, (str, os.PathLike)):
+        paths: list[Any] = [path]
+    elif isinstance(path, Sequence) and all(isinstance(p, (str, os.PathLike)) for p in path):
+        paths = list(path)
+    else:
+        raise DataflowError(f"a path must be a string, a path or a list of them, got {type(path).__name__}")
     if not paths:
         raise DataflowError("no paths given")
     files: list[str] = []

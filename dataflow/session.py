@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,9 @@ from .limits import allow_deep_plans, refuse_too_deep
 from .operators.base import DEFAULT_BATCH_ROWS
 from .progress import wanted
 from .types import normalize_schema, schema_from_arrow
+
+# a file, directory, glob or URI, or a list of them (the readers' ``path``)
+PathArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 if TYPE_CHECKING:
     from dataflow.optimizer import Optimized  # noqa: F401
@@ -81,7 +85,10 @@ def _memory_ids(plan: L.LogicalPlan) -> set[str]:
 
 def _label(path: Any) -> str:
     """A short table label for an unregistered file source (its base name)."""
-    first = str(path if isinstance(path, str) else next(iter(path), "files"))
+    if isinstance(path, (str, os.PathLike)):
+        first = os.fspath(path)
+    else:
+        first = str(next(iter(path), "files")) if isinstance(path, Sequence) else "files"
     base = first.rstrip("/").rsplit("/", 1)[-1]
     return base.split(".", 1)[0] or "files"
 
@@ -207,7 +214,7 @@ class Session:
 
     # -- catalog ------------------------------------------------------------------------
 
-    def read_parquet(self, path: str | Sequence[str], *, hive_partitioning: bool | None = None) -> DataFrame:
+    def read_parquet(self, path: PathArg, *, hive_partitioning: bool | None = None) -> DataFrame:
         """A DataFrame over Parquet data: a file, a directory (its ``.parquet`` files,
         recursively), a glob, or a list of these; local paths or ``pyarrow.fs`` URIs
         (``file:///...``, ``s3://...``). ``k=v`` directories become partition
@@ -217,7 +224,7 @@ class Session:
 
     def read_csv(
         self,
-        path: str | Sequence[str],
+        path: PathArg,
         *,
         schema: pa.Schema | None = None,
         delimiter: str = ",",
@@ -233,25 +240,25 @@ class Session:
         )
 
     def read_json(
-        self, path: str | Sequence[str], *, schema: pa.Schema | None = None, hive_partitioning: bool | None = None
+        self, path: PathArg, *, schema: pa.Schema | None = None, hive_partitioning: bool | None = None
     ) -> DataFrame:
         """A DataFrame over newline-delimited JSON files (``.json``, ``.jsonl``,
         ``.ndjson``), one object a line; types as for :meth:`read_csv`."""
         return self._file_frame(_label(path), path, "json", schema=schema, hive_partitioning=hive_partitioning)
 
-    def register_parquet(self, name: str, path: str | Sequence[str], **options: Any) -> DataFrame:
+    def register_parquet(self, name: str, path: PathArg, **options: Any) -> DataFrame:
         """Register Parquet data as table ``name`` (see :meth:`read_parquet`)."""
         return self._register_scan(self._file_frame(name, path, "parquet", **options).plan)  # type: ignore[arg-type]
 
-    def register_csv(self, name: str, path: str | Sequence[str], **options: Any) -> DataFrame:
+    def register_csv(self, name: str, path: PathArg, **options: Any) -> DataFrame:
         """Register CSV data as table ``name`` (see :meth:`read_csv`)."""
         return self._register_scan(self._file_frame(name, path, "csv", **options).plan)  # type: ignore[arg-type]
 
-    def register_json(self, name: str, path: str | Sequence[str], **options: Any) -> DataFrame:
+    def register_json(self, name: str, path: PathArg, **options: Any) -> DataFrame:
         """Register newline-delimited JSON data as table ``name`` (see :meth:`read_json`)."""
         return self._register_scan(self._file_frame(name, path, "json", **options).plan)  # type: ignore[arg-type]
 
-    def _file_frame(self, name: str, path: str | Sequence[str], fmt: str, **options: Any) -> DataFrame:
+    def _file_frame(self, name: str, path: PathArg, fmt: str, **options: Any) -> DataFrame:
         from .dataframe import DataFrame
         from .io import resolve_source
 

@@ -32,6 +32,7 @@ from .rules.fold_constants import fold_constants
 from .rules.push_down_filter import push_down_filter
 from .rules.push_down_limit import push_down_limit
 from .rules.push_down_projection import push_down_projection
+from .rules.push_down_semi_join import push_down_semi_join
 from .rules.reduce_aggregate_input import reduce_aggregate_input
 from .rules.reorder_joins import reorder_joins
 from .statistics import Estimator
@@ -63,6 +64,7 @@ RULES: tuple[Rule, ...] = (
     Rule("fold_constants", lambda p, c: fold_constants(p), "logical"),
     Rule("push_down_filter", lambda p, c: push_down_filter(p), "logical"),
     Rule("reorder_joins", lambda p, c: reorder_joins(p, c.estimator), "logical"),
+    Rule("push_down_semi_join", lambda p, c: push_down_semi_join(p, c.estimator), "logical"),
     Rule("reduce_aggregate_input", lambda p, c: reduce_aggregate_input(p, c.estimator), "logical"),
     Rule("push_down_limit", lambda p, c: push_down_limit(p), "logical"),
     Rule("push_down_projection", lambda p, c: push_down_projection(p), "logical"),

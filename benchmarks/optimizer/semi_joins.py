@@ -3,10 +3,11 @@ joins (a semi or anti join built on its smaller, kept side) and ``reduce_aggrega
 (an aggregate joined on its keys with a much smaller side is cut down to those keys
 first). Each pair of runs alternates the two settings, so machine noise hits both.
 
-    python benchmarks/optimizer/semi_joins.py [DATA_DIR] [QUERIES] [RUNS]
+    python benchmarks/optimizer/semi_joins.py [DATA_DIR] [QUERIES] [RUNS] [RULE]
 
 defaults: data/tpch-sf1, TPC-H 2,4,20,21,22, 5 pairs. Prints the medians, their ratio
-and whether both plans gave the same rows.
+and whether both plans gave the same rows. With RULE (a logical rule's name, e.g.
+``push_down_semi_join``), "old" is the plan without that rule alone.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def main() -> None:
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
         new = s.optimizer_settings
-        old = new.model_copy(update={"right_semi_ratio": float("inf"), "disabled_rules": ("reduce_aggregate_input",)})
+        if len(sys.argv) > 4:
+            old = new.model_copy(update={"disabled_rules": (*new.disabled_rules, sys.argv[4])})
+        else:
+            old = new.model_copy(update={"right_semi_ratio": float("inf"), "disabled_rules": ("reduce_aggregate_input",)})
         for q in queries:
             times: dict[str, list[float]] = {"new": [], "old": []}
             answers = {}

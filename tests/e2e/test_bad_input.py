@@ -125,6 +125,8 @@ CASES = [
     Case("unknown table", lambda s: s.table("nope"), DataflowError, "unknown table 'nope'"),
     Case("near table name", lambda s: s.table("tt"), DataflowError, "did you mean 't'"),
     Case("parquet path missing", lambda s: s.register_parquet("p", "/no/such/file.parquet"), DataflowError, "no such"),
+    Case("parquet path an int", lambda s: s.register_parquet("p", 3), DataflowError, "a path must be a string, a path or a list"),
+    Case("parquet path list of ints", lambda s: s.register_parquet("p", [1, 2]), DataflowError, "got list"),
     Case("parquet schemas differ", lambda s: s.register_parquet("m", s.mixed_dir), DataflowError, "'a'"),  # type: ignore[attr-defined]
     Case("csv path missing", lambda s: s.read_csv("/no/such/dir/x.csv"), DataflowError, "no such"),
     Case("stale after deregister", _stale_after_deregister, DataflowError, "tmp_d"),

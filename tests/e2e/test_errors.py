@@ -75,15 +75,15 @@ def test_unknown_column_is_named_with_near_matches(session):
 
 
 def test_cancel_returns_actors(session):
-    before = alive_actors()
     big = session.table("t").join(session.table("t").select(col("k").alias("k2")), how="cross")
     job = big.agg(F.count().alias("n")).submit()
     job.cancel()
     with pytest.raises(dataflow.JobCancelled):
         job.result()
     assert count_by_k(session).num_rows == 7
+    # every actor of the job is back in the pool, or was killed if its task did not stop
+    # within the abort's grace (a loaded machine): none is leased or left running
     assert_no_leak(session)
-    assert alive_actors() >= before
     assert ray.is_initialized()
 
 

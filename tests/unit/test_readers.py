@@ -61,6 +61,10 @@ def test_parquet_file_directory_glob_and_list(s, tmp_path):
     s.register_parquet("pq_all", str(tmp_path))
     got = s.sql("select name, sum(x) sx, count(*) c from pq_all group by name").to_arrow()
     assert_same(got, expected.to_arrow_table())
+    # pathlib paths, alone and in a list, name the same files
+    assert_same(s.read_parquet(tmp_path).to_arrow(), whole)
+    assert_same(s.read_parquet([tmp_path / "f0.parquet", tmp_path / "sub"]).to_arrow(),
+                pa.concat_tables([parts[0], parts[2]]))
 
 
 def test_uri_paths(s, tmp_path):

@@ -23,6 +23,7 @@ RULE_QUERIES = {
     "fold_constants": 6,
     "push_down_filter": 3,
     "reorder_joins": 5,
+    "push_down_semi_join": 18,
     "reduce_aggregate_input": 2,
     "push_down_projection": 1,
     "push_down_limit": 0,
