@@ -297,7 +297,13 @@ def _attempts_text(a: Analysis) -> list[str]:
     parts = []
     for r in a.attempts:
         how = "ok" if r.get("ok") else f"failed{' (lost ' + str(r['lost']) + ')' if r.get('lost') else ''}"
-        parts.append(f"attempt {r.get('attempt')} {how} in {r.get('seconds', 0):.3f} s")
+        part = f"attempt {r.get('attempt')} {how} in {r.get('seconds', 0):.3f} s"
+        if "run_seconds" in r:
+            part += (
+                f" (lease {r['lease_seconds']:.3f}, start {r['start_seconds']:.3f}, "
+                f"run {r['run_seconds']:.3f}, finish {r['finish_seconds']:.3f})"
+            )
+        parts.append(part)
     retries = len(a.attempts) - 1
     return [
         f"attempts: {len(a.attempts)} ({retries} {'retry' if retries == 1 else 'retries'}): "

@@ -194,6 +194,26 @@ class RayRuntime:
             cluster.shutdown()
 
 
+def timeline(marks: dict[str, float], results: dict[tuple[int, int], dict[str, Any]]) -> dict[str, float]:
+    """Where an attempt's time went, from the driver's marks (``began``, ``leased``,
+    ``ended``: wall clock) and the tasks' own ``began``/``ended``: ``lease_seconds``
+    waiting for the pool's actors (starting new ones included), ``start_seconds`` from
+    then until the first task ran (dispatch and the call's trip), ``run_seconds`` from the
+    first task's start to the last one's end, ``finish_seconds`` from then until the
+    driver had every task's answer."""
+    began = [r["began"] for r in results.values() if "began" in r]
+    ended = [r["ended"] for r in results.values() if "ended" in r]
+    if "leased" not in marks or "ended" not in marks or not began:
+        return {}
+    first, last = min(began), max(ended)
+    return {
+        "lease_seconds": round(marks["leased"] - marks["began"], 4),
+        "start_seconds": round(max(0.0, first - marks["leased"]), 4),
+        "run_seconds": round(max(0.0, last - first), 4),
+        "finish_seconds": round(max(0.0, marks["ended"] - last), 4),
+    }
+
+
 class _Outcome:
     def __init__(
         self, ok: bool, results: dict[tuple[int, int], dict[str, Any]], error: BaseException | None = None,
@@ -217,6 +237,7 @@ class RayJob(Job):
         # a scan named for people: its table, and its plan path when a table is read twice
         self.scan_names = {p: f"{n.table}@{p}" for s in graph.stages for p, n in s.scans()}
         self.attempts: list[dict[str, Any]] = []  # one record per attempt: number, outcome, seconds
+        self._marks: dict[str, float] = {}  # wall-clock marks of the running attempt (see timeline)
         self._stop = threading.Event()
         self._stop_reason = ""
         self._finished = threading.Event()
@@ -255,8 +276,10 @@ class RayJob(Job):
         try:
             for attempt in range(1, self.runtime.max_retries + 2):
                 t0 = time.perf_counter()
+                self._marks = {"began": time.time()}
                 out = self._attempt(attempt)
                 rec = {"attempt": attempt, "ok": out.ok, "seconds": round(time.perf_counter() - t0, 3)}
+                rec.update(timeline(self._marks, out.results))
                 if out.lost:
                     rec["lost"] = out.lost
                 self.attempts.append(rec)
@@ -306,6 +329,7 @@ class RayJob(Job):
                 workers = rt.pool.lease(self._placement(), self._stop)
             except JobCancelled:
                 return _Outcome(False, {})
+        self._marks["leased"] = time.time()
         self._phase = "starting"
         if len({w.node for w in workers}) > 1:
             workers = rt.pool.settle(workers)
@@ -346,7 +370,9 @@ class RayJob(Job):
                     refs[actor.run.options(name=task_name).remote(spec)] = (s.id, i)
             self._live = refs
             self._phase = "running"
-            return self._watch(refs, dead, coord)
+            out = self._watch(refs, dead, coord)
+            self._marks["ended"] = time.time()
+            return out
         finally:
             try:
                 coord.finish.remote(aid)

@@ -273,6 +273,7 @@ class Worker:
         from dataflow.kernels.udf import register_udf
 
         stage, instance, job = spec.stage, spec.instance, spec.job
+        began = time.time()  # wall clock (the driver's timeline compares across processes)
         try:
             for name, (fn, rtype, safe) in spec.udfs.items():
                 register_udf(name, fn, rtype, safe)
@@ -350,7 +351,9 @@ class Worker:
             if isinstance(outbox, RayOutbox) and m.path.startswith("send:"):
                 r["blocked_seconds"] = round(outbox.blocked_seconds, 6)
             records.append(r)
-        out: dict[str, Any] = {"ok": True, "metrics": records, "threads": thread_count()}
+        out: dict[str, Any] = {
+            "ok": True, "metrics": records, "threads": thread_count(), "began": began, "ended": time.time(),
+        }
         if isinstance(outbox, CollectOutbox):
             out["batches"] = outbox.batches
         return out
