@@ -7,6 +7,7 @@ it accepts; no cluster, actor or thread exists yet when it is raised, so a faile
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Literal
 
@@ -49,6 +50,21 @@ class OptimizerSettings(BaseModel):
 OPTIMIZER_KEYWORDS = ("disabled_rules", "broadcast_rows", "adaptive_parallelism", "range_sort_rows")
 
 
+LEADER_ROWS = 1_000_000  # see SessionConfig.leader_rows
+
+
+def _leader_rows_default() -> int:
+    """``DATAFLOW_LEADER_ROWS`` from the environment (0 sends every query to the actors,
+    as the tests of the Ray runtime do), else :data:`LEADER_ROWS`."""
+    raw = os.environ.get("DATAFLOW_LEADER_ROWS", "").strip()
+    if not raw:
+        return LEADER_ROWS
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise ConfigError(f"DATAFLOW_LEADER_ROWS must be a whole number of rows, got {raw!r}") from None
+
+
 class SessionConfig(BaseModel):
     """Every ``Session(...)`` keyword, with its type and range (the optimizer's in
     :attr:`optimizer`)."""
@@ -67,6 +83,10 @@ class SessionConfig(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=100)
     name: str | None = Field(default=None, min_length=1, max_length=40)
     progress: bool = True
+    # a query whose scans read at most this many rows (by the files' row counts) runs in
+    # the driver on threads, without actors, as PostgreSQL's leader runs a plan that is
+    # too cheap to be worth starting workers for; 0 sends every query to the actors
+    leader_rows: int = Field(default_factory=_leader_rows_default, ge=0)
 
     @field_validator("name")
     @classmethod

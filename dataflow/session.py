@@ -93,6 +93,20 @@ def _label(path: Any) -> str:
     return base.split(".", 1)[0] or "files"
 
 
+def _rows_read(graph: Any) -> int | None:
+    """The rows a job's scans read, by the files' row counts (before filters and
+    pruning); ``None`` where a scan cannot tell (CSV and JSON files)."""
+    from .operators.scan import plan_morsels
+
+    total = 0
+    for s in graph.stages:
+        for _, node in s.scans():
+            if node.source.kind in ("csv", "json"):
+                return None
+            total += sum(m.rows for m in plan_morsels(node))
+    return total
+
+
 def _udfs_called(plan: Any) -> set[str]:
     """The registered UDFs a plan calls (walked without recursion: plans can be deep)."""
     from pydantic import BaseModel
@@ -123,7 +137,10 @@ class Session:
     ``chain_operators=False`` every operator instance runs on an actor of its own.
     ``runtime="local"`` runs plans on threads of this process, without Ray.
     ``adaptive_parallelism`` lets the cost model run small stages on fewer instances;
-    ``disabled_rules`` turns optimizer rules off by name.
+    ``disabled_rules`` turns optimizer rules off by name. A query whose scans read at
+    most ``leader_rows`` rows (default 1,000,000, or ``DATAFLOW_LEADER_ROWS``) runs in
+    this process on threads, without actors: there the actors' round trips would cost
+    more than they bring; ``leader_rows=0`` sends every query to the actors.
     """
 
     def __init__(
@@ -144,6 +161,7 @@ class Session:
         max_retries: int = 2,
         name: str | None = None,
         progress: bool = True,
+        leader_rows: int | None = None,
     ) -> None:
         from .config import validate
 
@@ -154,6 +172,7 @@ class Session:
             runtime=runtime, batch_rows=batch_rows, disabled_rules=disabled_rules, broadcast_rows=broadcast_rows,
             adaptive_parallelism=adaptive_parallelism, range_sort_rows=range_sort_rows, warm_actors=warm_actors,
             max_actors=max_actors, max_retries=max_retries, name=name, progress=progress,
+            **({} if leader_rows is None else {"leader_rows": leader_rows}),
         )
         cfg = self.config
         self.name = cfg.name or uuid.uuid4().hex[:6]
@@ -177,6 +196,12 @@ class Session:
             from .runtime.local import LocalRuntime
 
             self._runtime = LocalRuntime()
+        # the leader: where the Ray runtime's small queries run (see leader_rows)
+        self._leader: Any = None
+        if cfg.runtime == "ray" and cfg.leader_rows > 0:
+            from .runtime.local import LocalRuntime
+
+            self._leader = LocalRuntime()
         self._closed = False
         self.runtime_kind = cfg.runtime
         try:
@@ -199,6 +224,8 @@ class Session:
         Session started it)."""
         if not self._closed:
             self._closed = True
+            if self._leader is not None:
+                self._leader.close()
             self._runtime.close()
 
     def __enter__(self) -> Session:
@@ -478,7 +505,15 @@ class Session:
         opt = self.optimize(plan, parallelism)
         graph = self.stages(opt.physical)
         notes: list[str] = []
-        available = self._runtime.available_actors()
+        runtime = self._runtime
+        read = None if self._leader is None or stream else _rows_read(graph)
+        if read is not None and read <= self.config.leader_rows:
+            runtime = self._leader
+            notes.append(
+                f"ran in the driver on threads: its scans read {read:,} rows, at most leader_rows "
+                f"({self.config.leader_rows:,}), too few to be worth the actors' round trips"
+            )
+        available = runtime.available_actors()
         if available and graph.instances() > available:
             # PostgreSQL's lesson: a plan still runs with fewer workers than planned.
             # (With none free at all, the job keeps its plan and queues for actors.)
@@ -506,7 +541,7 @@ class Session:
                     tables[n.source.table_id] = t
         used = _udfs_called(opt.physical)
         udfs = {n: v for n, v in self._udfs.items() if n in used}
-        job = self._runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs, stream=stream)
+        job = runtime.submit(graph, opt.physical, tables, self.batch_rows, udfs, stream=stream)
         job.optimized = opt
         job.show_progress = wanted(self.config.progress)
         job.notes = notes

@@ -31,6 +31,7 @@ def main() -> None:
     with dataflow.Session(parallelism=2) as s:
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
+        time.sleep(3)  # let the pool's warm actors finish starting: "warm" is after that
         for label, text in QUERIES.items():
             for _ in range(5):  # warm: actors, footers, plans' caches
                 s.sql(text).to_arrow()

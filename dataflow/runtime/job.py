@@ -55,6 +55,36 @@ def job_morsels(graph: StageGraph, batch_rows: int) -> dict[str, list[Morsel]]:
     return {path: plan_morsels(node, batch_rows) for s in graph.stages for path, node in s.scans()}
 
 
+STATIC_PER_INSTANCE = 4  # a scan of at most this many morsels per instance is dealt out in advance
+
+
+def deal_morsels(
+    graph: StageGraph, morsels: dict[str, list[Morsel]]
+) -> tuple[dict[str, list[Morsel]], dict[tuple[str, int], list[Morsel]]]:
+    """Split the scans' morsels into those the coordinator hands out while the job runs
+    (morsel-driven: whoever is free takes the next) and those dealt to the instances in
+    advance, for scans of one instance or of a few morsels, where balancing cannot gain
+    what a round trip to the coordinator costs: largest first to the instance with the
+    fewest rows so far. Returns (dynamic by scan, static by (scan, instance))."""
+    dop = {path: s.dop for s in graph.stages for path, _ in s.scans()}
+    dynamic: dict[str, list[Morsel]] = {}
+    static: dict[tuple[str, int], list[Morsel]] = {}
+    for key, ms in morsels.items():
+        n = dop[key]
+        if n > 1 and len(ms) > STATIC_PER_INSTANCE * n:
+            dynamic[key] = ms
+            continue
+        load = [0] * n
+        parts: list[list[Morsel]] = [[] for _ in range(n)]
+        for i in sorted(range(len(ms)), key=lambda i: -ms[i].rows):
+            j = min(range(n), key=lambda j: load[j])
+            parts[j].append(ms[i])
+            load[j] += max(1, ms[i].rows)
+        for j in range(n):
+            static[(key, j)] = sorted(parts[j], key=ms.index)  # each instance reads in file order
+    return dynamic, static
+
+
 def assemble(graph: StageGraph, plan: PhysicalPlan, per_instance: list[list[pa.RecordBatch]]) -> pa.Table:
     """The final gather in the caller: concatenate, or merge sorted streams."""
     schema = schema_to_arrow(plan.schema)

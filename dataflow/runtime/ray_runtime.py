@@ -30,7 +30,7 @@ from dataflow.physical import PhysicalPlan
 from dataflow.types import schema_to_arrow
 
 from . import ray_metrics
-from .job import Job, assemble, error_record, job_morsels, new_job_id, to_execution_error
+from .job import Job, assemble, deal_morsels, error_record, job_morsels, new_job_id, to_execution_error
 from .ray_pool import ActorPool, Leased
 from .ray_stream import ResultStream
 from .ray_worker import CONTROL_TIMEOUT, CoordinatorActor, TaskSpec
@@ -196,18 +196,20 @@ class RayRuntime:
 
 def timeline(marks: dict[str, float], results: dict[tuple[int, int], dict[str, Any]]) -> dict[str, float]:
     """Where an attempt's time went, from the driver's marks (``began``, ``leased``,
-    ``ended``: wall clock) and the tasks' own ``began``/``ended``: ``lease_seconds``
-    waiting for the pool's actors (starting new ones included), ``start_seconds`` from
-    then until the first task ran (dispatch and the call's trip), ``run_seconds`` from the
-    first task's start to the last one's end, ``finish_seconds`` from then until the
-    driver had every task's answer."""
+    ``dispatched``, ``ended``: wall clock) and the tasks' own ``began``/``ended``:
+    ``lease_seconds`` waiting for the pool's actors (starting new ones included),
+    ``dispatch_seconds`` sending every task (its spec and the call), ``start_seconds``
+    from the driver's first send until the first task ran (the call's trip),
+    ``run_seconds`` from the first task's start to the last one's end,
+    ``finish_seconds`` from then until the driver had every task's answer."""
     began = [r["began"] for r in results.values() if "began" in r]
     ended = [r["ended"] for r in results.values() if "ended" in r]
-    if "leased" not in marks or "ended" not in marks or not began:
+    if not {"leased", "dispatched", "ended"} <= marks.keys() or not began:
         return {}
     first, last = min(began), max(ended)
     return {
         "lease_seconds": round(marks["leased"] - marks["began"], 4),
+        "dispatch_seconds": round(marks["dispatched"] - marks["leased"], 4),
         "start_seconds": round(max(0.0, first - marks["leased"]), 4),
         "run_seconds": round(max(0.0, last - first), 4),
         "finish_seconds": round(max(0.0, marks["ended"] - last), 4),
@@ -341,7 +343,8 @@ class RayJob(Job):
         try:
             # not waited for: the tasks' first calls wait for it in the coordinator, and a
             # lost coordinator shows in them (UnknownJob, ActorDiedError) and is retried
-            coord.register.remote(aid, job_morsels(self.graph, self.batch_rows), self.name, self.scan_names)
+            dynamic, dealt = deal_morsels(self.graph, job_morsels(self.graph, self.batch_rows))
+            coord.register.remote(aid, dynamic, self.name, self.scan_names)
             refs = {}
             root = self.graph.stages[0]
             if self._stream is not None:
@@ -358,6 +361,7 @@ class RayJob(Job):
                     coordinator=coord, table_refs=self.table_refs, batch_rows=self.batch_rows,
                     udfs=self.udfs, session=rt.session,
                     result_schema=self.schema if s is root and self._stream is not None else None,
+                    morsels={path: dealt[(path, i)] for path, _ in s.scans() if (path, i) in dealt},
                 )
                 ops = "→".join(n.name for _, n in reversed(s.operators))
                 task_name = f"{self.name} stage {s.id} {ops} {i + 1}/{s.dop}"
@@ -370,6 +374,7 @@ class RayJob(Job):
                     refs[actor.run.options(name=task_name).remote(spec)] = (s.id, i)
             self._live = refs
             self._phase = "running"
+            self._marks["dispatched"] = time.time()
             out = self._watch(refs, dead, coord)
             self._marks["ended"] = time.time()
             return out

@@ -101,6 +101,7 @@ class TaskSpec:
     capacity: int = DEFAULT_CAPACITY
     session: str = ""
     result_schema: pa.Schema | None = None  # a root instance's batches are cast to it
+    morsels: dict[str, list[Any]] = field(default_factory=dict)  # scans dealt in advance (job.deal_morsels)
 
 
 def _wait_ref(ref: Any, aborted: threading.Event, timeout: float | None = None) -> Any:
@@ -291,6 +292,10 @@ class Worker:
             tables: dict[str, pa.Table] = {}
 
             exhausted: set[str] = set()
+
+            for key, dealt in spec.morsels.items():  # no coordinator round trip for these
+                prefetched[key] = deque(dealt)
+                exhausted.add(key)
 
             def next_morsel(key: str):  # type: ignore[no-untyped-def]
                 q = prefetched.setdefault(key, deque())

@@ -115,6 +115,8 @@ SESSION_ARGS = [
     ("chain not bool", {"chain_operators": "yes"}, "chain_operators"),
     ("disabled_rules not strings", {"disabled_rules": (1, 2)}, "disabled_rules"),
     ("broadcast_rows negative", {"broadcast_rows": -5}, "broadcast_rows"),
+    ("leader_rows negative", {"leader_rows": -1}, "leader_rows"),
+    ("leader_rows not a number", {"leader_rows": "many"}, "leader_rows"),
 ]
 
 CASES = [

@@ -258,3 +258,34 @@ def test_chained_metrics_share_actors(session):
     for m in ops:
         same = {x["actor_id"] for x in ops if x["stage"] == m["stage"] and x["instance"] == m["instance"]}
         assert len(same) == 1
+
+
+def test_small_queries_run_in_the_driver(session, duck, data):
+    """Below ``leader_rows`` a query runs on the driver's threads: the same answers as
+    DuckDB, no actor leased and no task sent; above it, the actors run it."""
+    from dataflow.runtime.local import LocalJob
+    from dataflow.runtime.ray_runtime import RayJob
+    from tests.oracle import duckdb_answer
+
+    with dataflow.Session(parallelism=2, leader_rows=1_000_000, name="leader") as s:
+        for t in dataflow.tpch.TABLES:
+            s.register_parquet(t, str(data / f"{t}.parquet"))
+        pool = s._runtime.pool
+        for q in (1, 3, 6, 13, 18):
+            text = dataflow.tpch.query_text(q)
+            job = s.sql(text).submit()
+            assert isinstance(job, LocalJob), q
+            assert_same(job.result(), duckdb_answer(duck, text), ordered="order by" in text.lower())
+            assert pool.leased == 0
+            assert any(n.startswith("ran in the driver on threads: its scans read ") for n in job.notes), q
+        analyzed = s.sql(dataflow.tpch.query_text(6)).explain(analyze=True)
+        assert "ran in the driver on threads: its scans read 60,175 rows" in analyzed  # Q6: lineitem
+    with dataflow.Session(parallelism=2, leader_rows=1_000, name="leader2") as s:
+        for t in dataflow.tpch.TABLES:
+            s.register_parquet(t, str(data / f"{t}.parquet"))
+        text = dataflow.tpch.query_text(6)
+        big = s.sql(text).submit()  # lineitem: 60,175 rows at sf 0.01, above 1,000
+        assert isinstance(big, RayJob) and not big.notes
+        assert_same(big.result(), duckdb_answer(duck, text))
+        small = s.sql("select count(*) as n from nation").submit()  # 25 rows
+        assert isinstance(small, LocalJob) and small.result().column("n").to_pylist() == [25]
