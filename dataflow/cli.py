@@ -115,7 +115,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Generating TPC-H at scale factor {args.sf:g} into {data} ...")
     tpch.generate(args.sf, data)
     t0 = time.perf_counter()
-    with Session(parallelism=args.parallelism) as s:
+    # the demo shows the actors at work: its small query goes to them, not to the driver
+    with Session(parallelism=args.parallelism, leader_rows=0) as s:
         print(f"Local Ray cluster up in {time.perf_counter() - t0:.1f} s; parallelism {s.parallelism}")
         print(f"Ray dashboard: {s.dashboard_url or '(not available)'}{'' if args.keep else ' (until the demo ends)'}")
         for t in tpch.TABLES:

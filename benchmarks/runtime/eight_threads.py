@@ -48,7 +48,7 @@ def main(data: Path) -> None:
     watcher = threading.Thread(target=watch)
     watcher.start()
     t0 = time.time()
-    with dataflow.Session(parallelism=2, name="eight") as s:
+    with dataflow.Session(parallelism=2, name="eight", leader_rows=0) as s:  # on the actors
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
 

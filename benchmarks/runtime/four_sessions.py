@@ -26,7 +26,7 @@ ONE = textwrap.dedent(
     data, me = Path(sys.argv[1]), int(sys.argv[2])
     con = duckdb_tpch(data)
     ok, t0 = 0, time.time()
-    with dataflow.Session(parallelism=1, name=f"p{me}") as s:
+    with dataflow.Session(parallelism=1, name=f"p{me}", leader_rows=0) as s:  # on the actors
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
         for q in (1, 3, 5, 6, 10):

@@ -67,7 +67,8 @@ def run_chaos(
     want = {q: _duckdb_query(con, tpch.query_text(q)) for q in queries}
     rng = random.Random(seed)
     result = ChaosResult(sf=sf, parallelism=parallelism, chained=chained)
-    with dataflow.Session(parallelism=parallelism, chain_operators=chained, name="chaos") as s:
+    # leader_rows=0: every query on the actors, which are what the kills hit
+    with dataflow.Session(parallelism=parallelism, chain_operators=chained, name="chaos", leader_rows=0) as s:
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
         baseline = {}
