@@ -15,60 +15,19 @@ class here.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from typing import Literal as _L
-from typing import Union as _Union
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
-from pydantic import Field as _PField
 
 from . import expr as ex
 from .errors import PlanError
-from .plan_bodies import ExpandBody, FilterBody, ProjectBody, SampleBody, ValuesBody, WriteBody, show_named
 from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows
+from .sources import MemorySource, ParquetSource, Source, TextSource
 from .types import Field, Schema
 
 JOIN_TYPES = ("inner", "left", "right", "full", "semi", "anti", "cross")
-
-
-class ParquetSource(BaseModel):
-    """Parquet files: a list of paths (local or ``pyarrow.fs`` URIs) resolved at
-    registration. Hive partition columns (last in the table's schema) take their
-    values from the path: ``partition_values[i]`` holds file i's raw values."""
-
-    model_config = ConfigDict(frozen=True)
-    kind: _L["parquet"] = "parquet"
-    paths: tuple[str, ...]
-    partition_columns: tuple[str, ...] = ()
-    partition_values: tuple[tuple[str | None, ...], ...] = ()
-
-
-class TextSource(BaseModel):
-    """CSV or newline-delimited JSON files, one morsel per file; column types are the
-    table's (inferred or given at registration). ``est_rows`` is estimated from the
-    bytes and a sample; partitions as for :class:`ParquetSource`."""
-
-    model_config = ConfigDict(frozen=True)
-    kind: _L["csv", "json"]
-    paths: tuple[str, ...]
-    partition_columns: tuple[str, ...] = ()
-    partition_values: tuple[tuple[str | None, ...], ...] = ()
-    delimiter: str = ","
-    header: bool = True
-    est_rows: int = 0
-
-
-class MemorySource(BaseModel):
-    """An Arrow table registered in the Session, known by its id."""
-
-    model_config = ConfigDict(frozen=True)
-    kind: _L["memory"] = "memory"
-    table_id: str
-    num_rows: int
-
-
-Source = Annotated[_Union[ParquetSource, TextSource, MemorySource], _PField(discriminator="kind")]
 
 
 Columns = set[str] | None  # a set of column names; ``None``: all of them
@@ -117,6 +76,21 @@ def _infer(exprs: tuple[ex.NamedExpr, ...], schema: Schema) -> Schema:
     return tuple(infer_field(e.expr, schema, e.name) for e in exprs)
 
 
+class _Body(BaseModel):
+    """The fields, schema and description that a logical node kind and the physical
+    kind planned from it share (``class PExpand(ExpandBody, PhysicalNode)`` in
+    :mod:`dataflow.physical`), written once beside the logical kind. Immutable like
+    the nodes it is mixed into; not a node kind itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+def show_named(e: ex.NamedExpr) -> str:
+    """``expr AS name``, or the expression alone where it displays as its name."""
+    d = ex.display(e.expr)
+    return d if d == e.name else f"{d} AS {e.name}"
+
+
 class Scan(LogicalNode):
     """Read a table. ``columns`` projects (``None`` reads all); ``filters`` are
     predicates pushed into the scan, used to prune row groups and then applied."""
@@ -146,6 +120,18 @@ class Scan(LogicalNode):
         return s
 
 
+class FilterBody(_Body):
+    """Keep the rows for which ``predicate`` is true."""
+
+    predicate: ex.ExprNode
+
+    def _schema(self) -> Schema:
+        return self.input.schema  # type: ignore[attr-defined, no-any-return]
+
+    def describe(self) -> str:
+        return f"Filter {ex.display(self.predicate)}"
+
+
 class Filter(FilterBody, LogicalNode):
     kind: _L["filter"] = "filter"
     input: LogicalPlan
@@ -163,6 +149,21 @@ class Filter(FilterBody, LogicalNode):
 
     def required_columns(self, required: Columns) -> tuple[Columns, ...]:
         return (_plus(required, self.predicate),)
+
+
+class ProjectBody(_Body):
+    """Compute ``exprs``, each a named output column."""
+
+    exprs: tuple[ex.NamedExpr, ...]
+
+    def _schema(self) -> Schema:
+        from .compute import infer_field
+
+        schema: Schema = self.input.schema  # type: ignore[attr-defined]
+        return tuple(infer_field(e.expr, schema, e.name) for e in self.exprs)
+
+    def describe(self) -> str:
+        return "Project " + ", ".join(map(show_named, self.exprs))
 
 
 class Project(ProjectBody, LogicalNode):
@@ -407,6 +408,30 @@ class Window(LogicalNode):
 WRITE_FORMATS = ("parquet", "csv", "json")
 
 
+# what a write outputs: a row per file written
+WRITTEN_FILES: Schema = (
+    Field(name="path", type="string", nullable=False),
+    Field(name="rows", type="int64", nullable=False),
+)
+
+
+class WriteBody(_Body):
+    """Write rows as files of ``format`` under the directory ``path``, in Hive
+    ``k=v`` directories of ``partition_by``; ``single`` writes one file."""
+
+    path: str
+    format: _L["parquet", "csv", "json"]
+    partition_by: tuple[str, ...] = ()
+    single: bool = False
+
+    def _schema(self) -> Schema:
+        return WRITTEN_FILES
+
+    def describe(self) -> str:
+        part = f" partition_by=[{', '.join(self.partition_by)}]" if self.partition_by else ""
+        return f"Write {self.format} {self.path}{part}" + (" single" if self.single else "")
+
+
 class Write(WriteBody, LogicalNode):
     """Write the input's rows as files of ``format`` under the directory ``path``
     (each instance its own part files, in Hive ``k=v`` directories of
@@ -418,6 +443,27 @@ class Write(WriteBody, LogicalNode):
 
     def estimate_rows(self, est: RowEstimates) -> float:
         return 1.0  # a row per file written: a handful
+
+
+class ExpandBody(_Body):
+    """GROUPING SETS: the input columns, a nullable copy of each key ``keys[i]`` as
+    ``names[i]``, NULL where the key is not in the row's set, and ``gid``: the set's
+    index in ``sets`` (each set lists the indexes of the keys it groups by)."""
+
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+    sets: tuple[tuple[int, ...], ...]
+    gid: str
+
+    def _schema(self) -> Schema:
+        schema: Schema = self.input.schema  # type: ignore[attr-defined]
+        by_name = {f.name: f for f in schema}
+        copies = tuple(by_name[k].replace(name=n, nullable=True) for k, n in zip(self.keys, self.names, strict=True))
+        return schema + copies + (Field(name=self.gid, type="int64", nullable=False),)
+
+    def describe(self) -> str:
+        sets = ", ".join("(" + ", ".join(self.keys[i] for i in s) + ")" for s in self.sets)
+        return f"Expand keys=[{', '.join(self.keys)}] sets=[{sets}]"
 
 
 class Expand(ExpandBody, LogicalNode):
@@ -439,6 +485,20 @@ class Expand(ExpandBody, LogicalNode):
         return (need | set(self.keys),)
 
 
+class ValuesBody(_Body):
+    """Constant rows: each row's expressions are constants cast to ``types``."""
+
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: tuple[tuple[ex.ExprNode, ...], ...]
+
+    def _schema(self) -> Schema:
+        return tuple(Field(name=n, type=t) for n, t in zip(self.names, self.types, strict=True))
+
+    def describe(self) -> str:
+        return f"Values {len(self.rows)} rows [{', '.join(self.names)}]"
+
+
 class Values(ValuesBody, LogicalNode):
     """Constant rows (``VALUES (1, 'a'), (2, 'b')``, and the one row of a SELECT
     without FROM): each row's expressions are constants cast to ``types``."""
@@ -456,6 +516,19 @@ def check_fraction(fraction: Any) -> float:
     if not 0.0 <= fraction <= 1.0:
         raise PlanError(f"sample fraction must be between 0 and 1, got {fraction!r}")
     return float(fraction)
+
+
+class SampleBody(_Body):
+    """Keep each input row with probability ``fraction``, by a seeded hash of its values."""
+
+    fraction: float
+    seed: int
+
+    def _schema(self) -> Schema:
+        return self.input.schema  # type: ignore[attr-defined, no-any-return]
+
+    def describe(self) -> str:
+        return f"Sample {self.fraction:g} seed={self.seed}"
 
 
 class Sample(SampleBody, LogicalNode):
@@ -502,6 +575,7 @@ render = LogicalNode.tree
 
 __all__ = [
     "JOIN_TYPES", "WRITE_FORMATS", "Columns", "Field", "LogicalNode", "LogicalPlan", "MemorySource", "ParquetSource",
-    "Source", "TextSource", "check_fraction", "load_plan", "render",
+    "Source", "TextSource", "WRITTEN_FILES", "ExpandBody", "FilterBody", "ProjectBody", "SampleBody", "ValuesBody",
+    "WriteBody", "check_fraction", "load_plan", "render", "show_named",
     *LogicalNode.kinds_named(),
 ]

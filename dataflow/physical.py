@@ -32,8 +32,7 @@ from .distribution import (
     single_or_unknown,
 )
 from .expr import ExprNode, conjuncts, display
-from .logical import Source
-from .plan_bodies import ExpandBody, FilterBody, ProjectBody, SampleBody, ValuesBody, WriteBody
+from .logical import ExpandBody, FilterBody, ProjectBody, SampleBody, Source, ValuesBody, WriteBody
 from .plan_node import PlanNode, RowEstimates, join_schema, limit_rows, walk
 from .specs import AggSpec, OrderSpec, WindowSpec
 from .types import Field, Schema
