@@ -94,16 +94,20 @@ def _label(path: Any) -> str:
 
 
 def _rows_read(graph: Any) -> int | None:
-    """The rows a job's scans read, by the files' row counts (before filters and
-    pruning); ``None`` where a scan cannot tell (CSV and JSON files)."""
-    from .operators.scan import plan_morsels
+    """The rows a job's scans read, by the files' row counts in their (cached) footers,
+    before filters and pruning; ``None`` where a scan cannot tell (CSV and JSON files)."""
+    from .io import read_parquet_metadata
 
     total = 0
     for s in graph.stages:
         for _, node in s.scans():
-            if node.source.kind in ("csv", "json"):
+            src = node.source
+            if src.kind == "memory":
+                total += src.num_rows
+            elif src.kind == "parquet":
+                total += sum(read_parquet_metadata(path).num_rows for path in src.paths)
+            else:
                 return None
-            total += sum(m.rows for m in plan_morsels(node))
     return total
 
 
