@@ -143,6 +143,13 @@ def test_streamed_result_survives_a_kill_before_delivery(session):
     job = streamed_query(session).submit(stream=True)
     victim = running_workers(job)[-1]
     ray.kill(victim.actor)  # before the caller has read anything: the job is retried
+    # ray.kill returns before the actor is gone: read only once the job has seen the loss
+    # (a batch handed over before that belongs to a doomed attempt, which then cannot be
+    # retried: the next test's case)
+    give_up = time.monotonic() + 60
+    while not job.attempts and time.monotonic() < give_up:
+        time.sleep(0.02)
+    assert job.attempts and not job.attempts[0]["ok"], job.attempts
     got = pa.Table.from_batches(list(job.iter_batches(timeout=120)))
     assert sorted(got.column("v").to_pylist()) == list(range(N))  # no batch twice, none lost
     assert len(job.attempts) >= 2 and job.attempts[-1]["ok"], job.attempts
