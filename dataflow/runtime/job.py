@@ -75,13 +75,13 @@ def deal_morsels(
             dynamic[key] = ms
             continue
         load = [0] * n
-        parts: list[list[Morsel]] = [[] for _ in range(n)]
+        parts: list[list[int]] = [[] for _ in range(n)]  # morsel indexes per instance
         for i in sorted(range(len(ms)), key=lambda i: -ms[i].rows):
             j = min(range(n), key=lambda j: load[j])
-            parts[j].append(ms[i])
+            parts[j].append(i)
             load[j] += max(1, ms[i].rows)
         for j in range(n):
-            static[(key, j)] = sorted(parts[j], key=ms.index)  # each instance reads in file order
+            static[(key, j)] = [ms[i] for i in sorted(parts[j])]  # each instance reads in file order
     return dynamic, static
 
 

@@ -199,7 +199,8 @@ def timeline(marks: dict[str, float], results: dict[tuple[int, int], dict[str, A
     ``dispatched``, ``ended``: wall clock) and the tasks' own ``began``/``ended``:
     ``lease_seconds`` waiting for the pool's actors (starting new ones included),
     ``dispatch_seconds`` sending every task (its spec and the call), ``start_seconds``
-    from the driver's first send until the first task ran (the call's trip),
+    from the lease until the first task ran (dispatch and the call's trip: tasks may
+    start before the last is sent),
     ``run_seconds`` from the first task's start to the last one's end,
     ``finish_seconds`` from then until the driver had every task's answer."""
     began = [r["began"] for r in results.values() if "began" in r]
