@@ -289,3 +289,35 @@ def test_small_queries_run_in_the_driver(session, duck, data):
         assert_same(big.result(), duckdb_answer(duck, text))
         small = s.sql("select count(*) as n from nation").submit()  # 25 rows
         assert isinstance(small, LocalJob) and small.result().column("n").to_pylist() == [25]
+
+
+def test_a_driver_job_stops_on_timeout_and_on_close(data, monkeypatch):
+    """A query run in the driver obeys ``result(timeout=)`` and ``close()`` as the actors'
+    jobs do: a clear JobCancelled, the Session still answers, no thread left running.
+    A bad ``DATAFLOW_LEADER_ROWS`` is a ConfigError that names it."""
+    import threading
+    import time
+
+    def slow(a: pa.Array) -> pa.Array:
+        time.sleep(0.05)
+        return a
+
+    before = threading.active_count()
+    with dataflow.Session(parallelism=2, leader_rows=1_000_000, batch_rows=1_000, name="leader3") as s:
+        s.register("t", pa.table({"v": pa.array(range(60_000))}))
+        udf = s.register_udf("slow_leader", slow, "int64")
+        query = s.table("t").select(udf(col("v")).alias("v")).agg(F.sum("v").alias("s"))
+        with pytest.raises(dataflow.JobCancelled):
+            query.submit().result(timeout=0.3)  # 60 batches x 50 ms: about 1.5 s
+        assert s.table("t").agg(F.count().alias("n")).to_arrow().column("n").to_pylist() == [60_000]
+        running = query.submit()
+    assert running.status() != "running"  # close() cancelled it
+    with pytest.raises(dataflow.JobCancelled, match="closed"):
+        running.result()
+    give_up = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert threading.active_count() <= before
+    monkeypatch.setenv("DATAFLOW_LEADER_ROWS", "lots")
+    with pytest.raises(dataflow.errors.ConfigError, match="DATAFLOW_LEADER_ROWS"):
+        dataflow.Session(parallelism=2, name="leader4")
