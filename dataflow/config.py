@@ -44,10 +44,16 @@ class OptimizerSettings(BaseModel):
     # a semi or anti join builds on its kept (left) side when the other side has more
     # than this many times its rows (a right semi/anti join)
     right_semi_ratio: float = Field(default=2.0, gt=0.0)
+    # compute a subplan the query repeats (a CTE read twice) once, first, when the cost
+    # model says that is cheaper (see dataflow.staged); off by default until the TPC-DS
+    # queries it slows (Q04, Q39, Q58, Q83 in docs/benchmarks.md) are understood
+    share_subplans: bool = False
 
 
 # the Session keywords that are optimizer settings
-OPTIMIZER_KEYWORDS = ("disabled_rules", "broadcast_rows", "adaptive_parallelism", "range_sort_rows")
+OPTIMIZER_KEYWORDS = (
+    "disabled_rules", "broadcast_rows", "adaptive_parallelism", "range_sort_rows", "share_subplans",
+)
 
 
 LEADER_ROWS = 1_000_000  # see SessionConfig.leader_rows

@@ -160,6 +160,7 @@ class Session:
         broadcast_rows: int = 2_000_000,
         adaptive_parallelism: bool = True,
         range_sort_rows: int = 2_000_000,
+        share_subplans: bool = False,
         warm_actors: int | None = None,
         max_actors: int | None = None,
         max_retries: int = 2,
@@ -174,7 +175,8 @@ class Session:
         self.config = validate(
             address=address, num_cpus=num_cpus, parallelism=parallelism, chain_operators=chain_operators,
             runtime=runtime, batch_rows=batch_rows, disabled_rules=disabled_rules, broadcast_rows=broadcast_rows,
-            adaptive_parallelism=adaptive_parallelism, range_sort_rows=range_sort_rows, warm_actors=warm_actors,
+            adaptive_parallelism=adaptive_parallelism, range_sort_rows=range_sort_rows,
+            share_subplans=share_subplans, warm_actors=warm_actors,
             max_actors=max_actors, max_retries=max_retries, name=name, progress=progress,
             **({} if leader_rows is None else {"leader_rows": leader_rows}),
         )
@@ -503,6 +505,14 @@ class Session:
         if self._closed:
             raise DataflowError("this Session is closed")
         with refuse_too_deep("the query"):
+            from .optimizer.shared import repeated_subplans
+
+            if self.optimizer_settings.share_subplans and repeated_subplans(plan):
+                from .staged import StagedJob
+
+                job: Job = StagedJob(self, plan, parallelism, stream)
+                job.show_progress = wanted(self.config.progress)
+                return job
             return self._execute(plan, parallelism, stream)
 
     def _execute(self, plan: L.LogicalPlan, parallelism: int | None, stream: bool = False) -> Job:

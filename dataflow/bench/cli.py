@@ -74,6 +74,7 @@ def _common_options(args: argparse.Namespace) -> dict[str, Any]:
         "log": (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else None,
         "address": args.address,
         "warmup": not args.no_warmup,
+        "share_subplans": args.shared_subplans,
     }
 
 
@@ -120,6 +121,10 @@ def _add_suite_parser(
         help="join this Ray cluster ('auto': the one `dataflow cluster up` started) instead of starting one",
     )
     p.add_argument("--no-warmup", action="store_true", help="time the first run of each query (large sf)")
+    p.add_argument(
+        "--shared-subplans", action="store_true",
+        help="compute a repeated subplan (a CTE read twice) once, first: Session(share_subplans=True)",
+    )
     return p
 
 

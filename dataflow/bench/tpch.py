@@ -62,6 +62,7 @@ class BenchOptions:
     log: Callable[[str], None] | None = None
     address: str | None = None  # join this Ray cluster ("auto": the one `dataflow cluster up` started)
     warmup: bool = True  # one untimed run of each query first
+    share_subplans: bool = False  # Session(share_subplans=...): repeated subplans computed once
 
     @property
     def data_dir(self) -> Path:
@@ -323,7 +324,9 @@ def run_on_dataflow_and_duckdb(
     import dataflow
 
     answers: dict[int, pa.Table] = {}
-    with dataflow.Session(parallelism=opts.parallelism, address=opts.address) as session:
+    with dataflow.Session(
+        parallelism=opts.parallelism, address=opts.address, share_subplans=opts.share_subplans
+    ) as session:
         result.parallelism = session.parallelism
         result.duckdb_threads = session.parallelism
         for name, path in suite.table_paths(opts.data_dir).items():
