@@ -31,28 +31,37 @@ from dataflow import logical as L
 COSTLY = (L.Join, L.Aggregate, L.Window)
 
 
-def _keys(plan: L.LogicalPlan) -> dict[int, tuple[int, L.LogicalPlan, int]]:
-    """Per node (by ``id``): its structural class (equal subtrees share one), the node
-    and its size in nodes. Built bottom-up without recursion, so that comparing
-    subtrees costs one dict lookup per node instead of a deep ``==``."""
-    classes: dict[Any, int] = {}
-    out: dict[int, tuple[int, L.LogicalPlan, int]] = {}
+def _post_order(plan: L.LogicalPlan, done: dict[int, Any], visit: Callable[[L.LogicalPlan], Any]) -> None:
+    """Fill ``done[id(node)] = visit(node)`` for every node not yet in ``done``, children
+    first, without recursion (plans can be deep); ``visit`` may read its children's."""
     stack: list[tuple[L.LogicalPlan, bool]] = [(plan, False)]
     while stack:
         node, ready = stack.pop()
-        if id(node) in out:
+        if id(node) in done:
             continue
-        kids = node.children()
         if not ready:
             stack.append((node, True))
-            stack.extend((c, False) for c in kids if id(c) not in out)
+            stack.extend((c, False) for c in node.children() if id(c) not in done)
             continue
-        own = tuple(
-            (f, getattr(node, f)) for f in type(node).model_fields if f not in type(node).child_fields
-        )
+        done[id(node)] = visit(node)
+
+
+def _keys(
+    plan: L.LogicalPlan, classes: dict[Any, int] | None = None
+) -> dict[int, tuple[int, L.LogicalPlan, int]]:
+    """Per node (by ``id``): its structural class (equal subtrees share one), the node
+    and its size in nodes, so that comparing subtrees costs one dict lookup per node
+    instead of a deep ``==``. Plans keyed with the same ``classes`` share the numbering."""
+    classes = {} if classes is None else classes
+    out: dict[int, tuple[int, L.LogicalPlan, int]] = {}
+
+    def visit(node: L.LogicalPlan) -> tuple[int, L.LogicalPlan, int]:
+        kids = node.children()
+        own = tuple((f, getattr(node, f)) for f in type(node).model_fields if f not in type(node).child_fields)
         key = (type(node).__name__, own, tuple(out[id(c)][0] for c in kids))
-        cls = classes.setdefault(key, len(classes))
-        out[id(node)] = (cls, node, 1 + sum(out[id(c)][2] for c in kids))
+        return classes.setdefault(key, len(classes)), node, 1 + sum(out[id(c)][2] for c in kids)
+
+    _post_order(plan, out, visit)
     return out
 
 
@@ -109,26 +118,17 @@ def choose_shared(
 
 def substitute(plan: L.LogicalPlan, sub: L.LogicalPlan, by: L.LogicalPlan) -> L.LogicalPlan:
     """``plan`` with every occurrence of ``sub`` (every equal subtree) replaced by ``by``."""
-    keys = _keys(plan)
-    target = _keys(sub)[id(sub)]
-    # the class of sub within plan: find an equal node (the structural key is local)
-    match = {id(n) for cls, n, size in keys.values() if size == target[2] and n == sub}
-    done: dict[int, L.LogicalPlan] = {}
-    stack: list[tuple[L.LogicalPlan, bool]] = [(plan, False)]
-    while stack:
-        node, ready = stack.pop()
-        if id(node) in done:
-            continue
-        if id(node) in match:
-            done[id(node)] = by
-            continue
+    classes: dict[Any, int] = {}
+    keys = _keys(plan, classes)
+    target = _keys(sub, classes)[id(sub)][0]
+    done: dict[int, L.LogicalPlan] = {id(n): by for cls, n, _ in keys.values() if cls == target}
+
+    def visit(node: L.LogicalPlan) -> L.LogicalPlan:
         kids = node.children()
-        if not ready:
-            stack.append((node, True))
-            stack.extend((c, False) for c in kids if id(c) not in done)
-            continue
         new = tuple(done[id(c)] for c in kids)
-        done[id(node)] = node if all(a is b for a, b in zip(new, kids, strict=True)) else node.with_children(new)
+        return node if all(a is b for a, b in zip(new, kids, strict=True)) else node.with_children(new)
+
+    _post_order(plan, done, visit)
     return done[id(plan)]
 
 
