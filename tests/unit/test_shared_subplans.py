@@ -78,3 +78,25 @@ def _con(facts):
     con = duckdb.connect()
     con.register("facts_t", facts)
     return con
+
+
+def test_a_staged_job_stops_on_timeout_and_on_cancel_and_frees_its_tables(facts):
+    import threading
+
+    from dataflow.errors import JobCancelled
+
+    with dataflow.Session(runtime="local", parallelism=2, progress=False, share_subplans=True) as s:
+        s.register("facts", facts)
+        before = {t.name for t in threading.enumerate()}
+        with pytest.raises(JobCancelled, match="did not finish within"):
+            s.sql(NESTED).submit().result(timeout=0.001)
+        job = s.sql(NESTED).submit()
+        job.cancel()
+        with pytest.raises(JobCancelled):
+            job.result()
+        assert job.status() in ("failed", "finished")
+        want = duckdb.sql(CTE.replace("facts", "facts_t"), connection=_con(facts)).to_arrow_table()
+        assert s.sql(CTE).to_arrow().to_pylist() == want.to_pylist()
+        assert not [t for t in s._tables if t.startswith("__shared-")]
+        left = {t.name for t in threading.enumerate() if t.is_alive()} - before
+        assert not [n for n in left if n.startswith("dataflow-staged")], left
