@@ -29,6 +29,7 @@ import pyarrow as pa
 from . import logical as L
 from .errors import JobCancelled
 from .limits import refuse_too_deep
+from .optimizer.shared import repeated_subplans, substitute
 from .runtime.job import Job
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ TABLE_PREFIX = "__shared-"  # in-memory tables the Session's clean-up leaves alo
 
 def choose(session: Session, plan: L.LogicalPlan, parallelism: int | None) -> L.LogicalPlan | None:
     """The repeated subplan of ``plan`` worth computing first, or ``None``."""
-    from .optimizer.shared import repeated_subplans, substitute
-
     candidates = repeated_subplans(plan)[:CANDIDATES]
     if not candidates:
         return None
@@ -104,24 +103,22 @@ class StagedJob(Job):
     # -- the steps ---------------------------------------------------------------------
 
     def _run(self, plan: L.LogicalPlan) -> None:
-        from .optimizer.shared import substitute
-
         try:
             with refuse_too_deep("the query"):
-                plan = self._share(plan, substitute)
+                plan = self._share(plan)
                 self._start(lambda: self._session._execute(plan, self._parallelism, self._stream), main=True)
         except BaseException as e:
             self._error = e
         finally:
             self._ready.set()
 
-    def _share(self, plan: L.LogicalPlan, substitute: Any) -> L.LogicalPlan:
+    def _share(self, plan: L.LogicalPlan) -> L.LogicalPlan:
         """``plan`` with its shared subplans computed and replaced by their results."""
         for _ in range(MAX_STEPS):
             sub = choose(self._session, plan, self._parallelism)
             if sub is None:
                 break
-            inner = self._share(sub, substitute)  # a CTE that reads another one twice
+            inner = self._share(sub)  # a CTE that reads another one twice
             t0 = time.perf_counter()
             job = self._start(lambda inner=inner: self._session._execute(inner, self._parallelism))
             job.show_progress = False
@@ -176,10 +173,7 @@ class StagedJob(Job):
             self._cancelled = reason
             current = self._current
         if current is not None:
-            try:
-                current.cancel(reason)  # type: ignore[call-arg]
-            except TypeError:
-                current.cancel()
+            current.cancel(reason)
 
     def status(self) -> str:
         if self._main is not None:

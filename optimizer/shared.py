@@ -9,7 +9,7 @@ as a job of its own and plans the rest over its result, with its true row count 
 Spark's adaptive execution re-plans after a query stage).
 
 This module only finds the candidates; it is pure (plan in, plans out). Which one is
-worth it the caller decides from estimates (:func:`choose_shared`).
+worth it the caller decides from estimates (``dataflow.staged.choose``).
 
 >>> from dataflow import expr as ex
 >>> from dataflow.types import Field
@@ -105,17 +105,6 @@ def repeated_subplans(plan: L.LogicalPlan) -> list[tuple[L.LogicalPlan, int]]:
     return [(node, n) for _, node, n in found]
 
 
-def choose_shared(
-    plan: L.LogicalPlan, worth_it: Callable[[L.LogicalPlan, int], bool]
-) -> L.LogicalPlan | None:
-    """The largest repeated subplan that ``worth_it(subplan, occurrences)`` accepts,
-    or ``None``."""
-    for sub, n in repeated_subplans(plan):
-        if worth_it(sub, n):
-            return sub
-    return None
-
-
 def substitute(plan: L.LogicalPlan, sub: L.LogicalPlan, by: L.LogicalPlan) -> L.LogicalPlan:
     """``plan`` with every occurrence of ``sub`` (every equal subtree) replaced by ``by``."""
     classes: dict[Any, int] = {}
@@ -132,9 +121,4 @@ def substitute(plan: L.LogicalPlan, sub: L.LogicalPlan, by: L.LogicalPlan) -> L.
     return done[id(plan)]
 
 
-def scan_rows(plan: L.LogicalPlan, rows: Callable[[L.Source], int]) -> int:
-    """The rows the plan's scans read, by ``rows(source)``, once per occurrence."""
-    return sum(rows(n.source) for n in _occurrences(plan) if isinstance(n, L.Scan))
-
-
-__all__ = ["choose_shared", "repeated_subplans", "scan_rows", "substitute"]
+__all__ = ["repeated_subplans", "substitute"]

@@ -119,8 +119,9 @@ class Job(ABC):
         """Wait for every task; fill ``_metrics`` and ``_result`` or ``_error``."""
 
     @abstractmethod
-    def cancel(self) -> None:
-        """Stop the job; its actors go back to the pool."""
+    def cancel(self, reason: str = "was cancelled") -> None:
+        """Stop the job; its actors go back to the pool. ``reason`` ends the message of
+        the :class:`dataflow.JobCancelled` that ``result()`` raises ("the job ...")."""
 
     def result(self, timeout: float | None = None) -> pa.Table:
         """The query result as an Arrow table (waits for the job). After ``timeout``
