@@ -281,6 +281,8 @@ class RayJob(Job):
                 t0 = time.perf_counter()
                 self._marks = {"began": time.time()}
                 out = self._attempt(attempt)
+                # void a failed attempt's stream before anyone learns of the failure
+                delivered = not out.ok and self._stream is not None and self._stream.end_failed_attempt()
                 rec = {"attempt": attempt, "ok": out.ok, "seconds": round(time.perf_counter() - t0, 3)}
                 rec.update(timeline(self._marks, out.results))
                 if out.lost:
@@ -292,7 +294,7 @@ class RayJob(Job):
                 if self._stop.is_set():
                     self._error = JobCancelled(f"job {self.name} ({self.job_id}) {self._stop_reason}")
                     return
-                if out.lost and self._stream is not None and self._stream.delivered:
+                if out.lost and delivered:
                     self._error = DataflowError(
                         f"job {self.name} lost {out.lost} after iter_batches() had returned part of its "
                         "result; that part cannot be taken back, so the job was not retried: run it again"

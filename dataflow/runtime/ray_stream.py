@@ -47,12 +47,23 @@ class ResultStream:
     # -- the job's driver thread --------------------------------------------------------
 
     def start_attempt(self, dop: int) -> None:
+        self._void(dop)
+
+    def end_failed_attempt(self) -> bool:
+        """The attempt failed: from now on no reader hands over what it streamed (a
+        reader holding one of its objects drops it). Returns whether a reader already
+        had, which rules out a retry; checked under the same lock, so no batch of a
+        retried attempt can reach the caller between the check and the retry."""
+        return self._void(0)
+
+    def _void(self, dop: int) -> bool:
         with self._cv:
             self._epoch += 1
             self._gens = {}
             self._streams = [[] for _ in range(dop)]
             self._arrivals = []
             self._cv.notify_all()
+            return self.delivered
 
     def add(self, instance: int, gen: Any) -> None:
         self._gens[instance] = gen
