@@ -68,6 +68,11 @@ def session(two_nodes, data):
         give_up = time.monotonic() + 60  # a node just started may not be listed (with CPUs) yet
         while len(alive_nodes()) < 2 and time.monotonic() < give_up:
             time.sleep(0.5)
+        # the pool trusts its list of nodes for NODES_TTL: one made before the second node
+        # was listed would place the first query on one node
+        from dataflow.runtime.ray_pool import NODES_TTL
+
+        time.sleep(NODES_TTL)
         for name, path in tpch.table_paths(data).items():
             s.register_parquet(name, str(path))
         yield s
