@@ -248,6 +248,8 @@ class Worker:
     async def run(self, spec: TaskSpec, stream: asyncio.Queue | None = None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         aborted = threading.Event()
+        if self._ended.get(spec.job) == "aborted":
+            aborted.set()  # the abort overtook the task (a cancel right after dispatch)
         inbox = Inbox(spec.stage.inputs, aborted, spec.capacity, loop)
         self.job, self.aborted, self.inbox, self._spec = spec.job, aborted, inbox, spec
         self._live = {}
